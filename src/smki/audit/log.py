@@ -1,0 +1,254 @@
+"""Writing and verifying the audit chain.
+
+Each entry's hash covers its sequence number, time, actor, action, object, details and the previous
+entry's hash, so editing, deleting or reordering any entry breaks the chain from that entry on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from smki.model.errors import SmkiError
+from smki.storage import audit_store
+from smki.storage.audit_tables import AuditEntry
+from smki.storage.database import Database
+
+GENESIS_HASH = "0" * 64
+_SECRET_KEY = re.compile(r"pass(word|phrase)?|pin$|secret|private", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """A read-only view of one entry."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    entry_hash: str
+
+
+def entry_hash(
+    *,
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: str,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of an entry's fields and the previous hash."""
+    canonical = json.dumps(
+        [seq, at, actor, action, object_type, object_id, details, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one entry in the caller's transaction (it commits or rolls back with the state change)."""
+    payload = details or {}
+    _refuse_secrets(payload)
+    details_json = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    head = audit_store.lock_head(session)
+    seq = head.last_seq + 1
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    digest = entry_hash(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details_json,
+        prev_hash=head.last_hash,
+    )
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details=details_json,
+        prev_hash=head.last_hash,
+        entry_hash=digest,
+    )
+    audit_store.append(session, head, entry)
+    return AuditRecord(seq, at, actor, action, object_type, object_id, payload, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditInput:
+    """One entry to append with :func:`record_many`."""
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+
+
+def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditRecord]:
+    """Append one entry per item, chained in order, in the caller's transaction: the head is locked once
+    and the entries are inserted in one statement (a batch's per-certificate entries)."""
+    if not items:
+        return []
+    head = audit_store.lock_head(session)
+    seq, prev = head.last_seq, head.last_hash
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rows: list[dict[str, Any]] = []
+    out: list[AuditRecord] = []
+    for item in items:
+        _refuse_secrets(item.details)
+        details_json = json.dumps(
+            item.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+        seq += 1
+        digest = entry_hash(
+            seq=seq,
+            at=at,
+            actor=item.actor,
+            action=item.action,
+            object_type=item.object_type,
+            object_id=item.object_id,
+            details=details_json,
+            prev_hash=prev,
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": item.actor,
+                "action": item.action,
+                "object_type": item.object_type,
+                "object_id": item.object_id,
+                "details": details_json,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        )
+        out.append(
+            AuditRecord(
+                seq, at, item.actor, item.action, item.object_type, item.object_id, item.details, digest
+            )
+        )
+        prev = digest
+    audit_store.append_many(session, head, rows)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """The outcome of checking the whole chain."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def sentence(self) -> str:
+        """One sentence for the operator."""
+        if self.ok:
+            return f"The audit chain of {self.entries} entries is intact."
+        return f"The audit chain is broken at entry {self.first_bad_seq}: {self.reason}."
+
+
+def verify(db: Database) -> VerificationResult:
+    """Recompute every hash in order; name the first entry that does not match."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    with db.read_session() as session:
+        for entry in audit_store.iter_entries(session):
+            if entry.seq != expected_seq:
+                return VerificationResult(
+                    False,
+                    count,
+                    expected_seq,
+                    f"entry {expected_seq} is missing (next present is {entry.seq})",
+                )
+            if entry.prev_hash != expected_prev:
+                return VerificationResult(
+                    False, count, entry.seq, "its previous-hash does not match the entry before it"
+                )
+            recomputed = entry_hash(
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                details=entry.details,
+                prev_hash=entry.prev_hash,
+            )
+            if recomputed != entry.entry_hash:
+                return VerificationResult(
+                    False, count, entry.seq, "its content does not match its recorded hash (it was edited)"
+                )
+            expected_prev = entry.entry_hash
+            expected_seq += 1
+            count += 1
+        head = audit_store.read_head(session)
+        if head is None:
+            return VerificationResult(False, count, None, "the audit head row is missing")
+        head_seq, head_hash = head.last_seq, head.last_hash
+    if head_seq != count or head_hash != expected_prev:
+        return VerificationResult(
+            False,
+            count,
+            count + 1 if head_seq > count else head_seq,
+            f"the head names entry {head_seq} but the chain ends at entry {count} "
+            "(entries were removed from the end)",
+        )
+    return VerificationResult(True, count)
+
+
+def entries_for(db: Database, object_type: str, object_id: str) -> list[AuditRecord]:
+    """The audit history of one object, oldest first."""
+    with db.read_session() as session:
+        return [
+            AuditRecord(
+                e.seq,
+                e.at,
+                e.actor,
+                e.action,
+                e.object_type,
+                e.object_id,
+                json.loads(e.details),
+                e.entry_hash,
+            )
+            for e in audit_store.entries_for_object(session, object_type, object_id)
+        ]
+
+
+def _refuse_secrets(details: dict[str, Any]) -> None:
+    for key, value in details.items():
+        if _SECRET_KEY.search(key):
+            raise SmkiError(
+                "audit.secret_in_details", f"Refusing to write the field {key!r} into the audit log."
+            )
+        if isinstance(value, dict):
+            _refuse_secrets(value)

@@ -1,0 +1,114 @@
+"""Certificate kinds, key usages and the statuses the SMKI Repository reports."""
+
+from __future__ import annotations
+
+import enum
+
+
+class KeyUsage(enum.Enum):
+    """The single key usage an end-entity SMKI certificate carries, or the CA usage pair."""
+
+    DIGITAL_SIGNATURE = "digitalSignature"
+    KEY_AGREEMENT = "keyAgreement"
+    CERT_SIGN = "keyCertSign+cRLSign"
+
+    @property
+    def short(self) -> str:
+        """DS, KA or CA, as the SMKI Repository and DCC keystores abbreviate them."""
+        return {"digitalSignature": "DS", "keyAgreement": "KA", "keyCertSign+cRLSign": "CA"}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> KeyUsage:
+        """Accept ``DS``/``KA``, ``digitalSignature``/``keyAgreement`` and snake-case forms."""
+        t = text.strip().replace("_", "").replace("-", "").lower()
+        table = {
+            "ds": cls.DIGITAL_SIGNATURE,
+            "digitalsignature": cls.DIGITAL_SIGNATURE,
+            "ka": cls.KEY_AGREEMENT,
+            "keyagreement": cls.KEY_AGREEMENT,
+        }
+        if t not in table:
+            from smki.model.errors import InvalidInput
+
+            raise InvalidInput("key_usage.unknown", f"'{text}' is not a key usage: use DS or KA.")
+        return table[t]
+
+
+class Hierarchy(enum.Enum):
+    """The three SMKI certificate hierarchies, each with its Certificate Policy."""
+
+    ORGANISATION = "organisation"
+    DEVICE = "device"
+    IKI = "iki"
+
+
+class CertificateKind(enum.Enum):
+    """Every type of certificate the SMKI issues."""
+
+    ROOT_OCA = "root-oca"
+    ISSUING_OCA = "issuing-oca"
+    ORGANISATION = "organisation"
+    ROOT_DCA = "root-dca"
+    ISSUING_DCA = "issuing-dca"
+    DEVICE = "device"
+    ROOT_ICA = "root-ica"
+    ISSUING_ICA = "issuing-ica"
+    IKI = "iki"
+
+    @property
+    def hierarchy(self) -> Hierarchy:
+        """The hierarchy (and so the Certificate Policy) the kind belongs to."""
+        if self in (CertificateKind.ROOT_OCA, CertificateKind.ISSUING_OCA, CertificateKind.ORGANISATION):
+            return Hierarchy.ORGANISATION
+        if self in (CertificateKind.ROOT_DCA, CertificateKind.ISSUING_DCA, CertificateKind.DEVICE):
+            return Hierarchy.DEVICE
+        return Hierarchy.IKI
+
+    @property
+    def is_ca(self) -> bool:
+        """True for Root and Issuing CA certificates."""
+        return self.value.startswith(("root-", "issuing-"))
+
+    @property
+    def is_root(self) -> bool:
+        """True for the self-signed Root CA certificates."""
+        return self.value.startswith("root-")
+
+    @property
+    def title(self) -> str:
+        """The SEC's name for the kind."""
+        return {
+            "root-oca": "Root OCA Certificate",
+            "issuing-oca": "Issuing OCA Certificate",
+            "organisation": "Organisation Certificate",
+            "root-dca": "Root DCA Certificate",
+            "issuing-dca": "Issuing DCA Certificate",
+            "device": "Device Certificate",
+            "root-ica": "Root ICA Certificate",
+            "issuing-ica": "Issuing ICA Certificate",
+            "iki": "IKI Certificate",
+        }[self.value]
+
+
+class CertificateStatus(enum.Enum):
+    """Statuses as the DCC's SMKI Repository reports them (P, I, N, E, R)."""
+
+    PENDING = "P"
+    IN_USE = "I"
+    NOT_IN_USE = "N"
+    EXPIRED = "E"
+    REVOKED = "R"
+
+
+class SmiStatus(enum.Enum):
+    """A Device's SMI Status (relevant to L3.16 'any other Party')."""
+
+    PENDING = "pending"
+    WHITELISTED = "whitelisted"
+    INSTALLED_NOT_COMMISSIONED = "installed not commissioned"
+    COMMISSIONED = "commissioned"
+    DECOMMISSIONED = "decommissioned"
+    WITHDRAWN = "withdrawn"
+    SUSPENDED = "suspended"
+    RECOVERED = "recovered"
+    RECOVERY = "recovery"

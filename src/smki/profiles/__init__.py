@@ -1,0 +1,1 @@
+"""What each SMKI certificate looks like, byte for byte: builders, parser and conformance checker."""

@@ -1,0 +1,311 @@
+"""Batch issuance of Device Certificates (and any other end-entity kind) through the full RA pipeline.
+
+Each CSR goes through ``RegistrationAuthority.check_many`` (parse, proof of possession, profile, subscriber
+authorised, eligibility, duplicate key, approvals) and the accepted ones through the CA's ``issue_many``
+(serials reserved and committed before signing; certificates, intents and one audit entry per certificate
+stored in one transaction per chunk). Nothing here decides a rule.
+
+Work is split into chunks (``chunk_size`` CSRs) and done by ``workers`` spawned processes, each with its own
+database connection and its own key backend (``smki.keys.open_backend``: no key material crosses a process
+boundary). A chunk is done in two steps so that a key appearing twice in the batch is refused exactly as
+``check_many`` refuses a duplicate within one call, whatever chunks the two requests fall in:
+
+1. *check* (worker): ``check_many`` on the chunk; the accepted requests come back with their key digest.
+2. the parent takes chunks in order and refuses an accepted request whose key an earlier chunk of the
+   batch already had accepted (L11.4, through ``policy.csr.check_duplicate_key``);
+3. *issue* (worker): ``issue_many`` on the rest of the chunk. Should the CA refuse one of them (pre-issuance
+   lint), the chunk is issued again one request at a time so that only that request fails.
+
+Results stream in input order; at most ``2 * workers`` chunks are in flight, so memory does not grow with
+the batch (the parent keeps the key digests accepted so far, 32 bytes each, for step 2).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from smki.ca import CertificateAuthorities, IssueRequest, backend_in_use
+from smki.model import CertificateKind, EntityId, Hierarchy, KeyUsage, RemotePartyRole, SmiStatus, SmkiError
+from smki.policy.csr import check_duplicate_key
+from smki.policy.eligibility import DeviceType
+from smki.profiles.environment import PkiEnvironment
+from smki.ra.authority import CertificateRequest, Decision, RegistrationAuthority
+from smki.ra.parties import load_parties
+from smki.storage import Database
+
+
+@dataclass(frozen=True)
+class BatchItemResult:
+    """The outcome of one CSR of a batch: its certificate, or the refusal (``SmkiError.as_dict()``)."""
+
+    index: int
+    ok: bool
+    serial_hex: str | None
+    pem: str | None
+    error: dict[str, str | None] | None
+
+
+# What crosses the process boundary: plain values only (no key objects, no key bytes of any CA).
+_Accepted = tuple[int, str, str, tuple[Any, ...]]  # (index, hierarchy, key sha256, issue fields)
+_Refused = tuple[int, dict[str, str | None]]
+
+
+class BatchIssuer:
+    """Issues certificates for a stream of CSRs, in chunks, on worker processes (see the module doc)."""
+
+    def __init__(
+        self,
+        db: Database,
+        home: Path,
+        env: PkiEnvironment,
+        *,
+        workers: int = 0,
+        chunk_size: int = 500,
+        key_backend: str | None = None,
+    ) -> None:
+        if chunk_size < 1:
+            raise SmkiError("batch.chunk_size", "The chunk size must be at least 1.")
+        self.db = db
+        self.home = Path(home)
+        self.env = env
+        self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.chunk_size = chunk_size
+        self.key_backend = key_backend or backend_in_use(db) or "soft"
+
+    def run(
+        self,
+        csrs: Iterable[bytes],
+        *,
+        party_id: str,
+        actor: str,
+        progress: Callable[[int, int], None] | None = None,
+        device_type: DeviceType | None = None,
+        smi_status: SmiStatus | None = None,
+    ) -> Iterator[BatchItemResult]:
+        """Check and issue every CSR; yield one result per CSR, in input order, as chunks finish.
+
+        ``device_type`` / ``smi_status`` describe the Devices of a Device Certificate batch (L3.16); without
+        ``device_type`` each Device request is refused as the RA refuses it alone. ``progress(done, total)``
+        is called after each chunk (total 0 when ``csrs`` has no length).
+        """
+        total = len(csrs) if isinstance(csrs, Sized) else 0
+        with self.db.read_session() as session:
+            requester = load_parties(session, {party_id}).get(party_id)
+        requester_is_dcc = requester is not None and requester.is_dcc
+        accepted_keys: dict[str, set[bytes]] = {h.value: set() for h in Hierarchy}
+        depth = 2 * self.workers
+        context = get_context("spawn")
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.db.url, self.db.connect_args, str(self.home), self.env, self.key_backend),
+        )
+        checks: deque[tuple[int, int, Future[tuple[list[_Accepted], list[_Refused]]]]] = deque()
+        issues: deque[tuple[int, int, list[_Refused], Future[list[_Outcome]]]] = deque()
+        chunks = _chunks(csrs, self.chunk_size)
+        exhausted = False
+        done = 0
+        try:
+            while True:
+                while not exhausted and len(checks) + len(issues) < depth:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        exhausted = True
+                        break
+                    start, items = chunk
+                    fut = pool.submit(_check_chunk, start, items, party_id, device_type, smi_status)
+                    checks.append((start, len(items), fut))
+                if checks and (len(issues) < self.workers or not issues):
+                    start, count, check_future = checks.popleft()
+                    accepted, refused = _result(check_future)
+                    keep: list[_Accepted] = []
+                    for item in accepted:
+                        index, hierarchy, digest, fields = item
+                        key = bytes.fromhex(digest)
+                        if key in accepted_keys[hierarchy]:
+                            try:
+                                check_duplicate_key(
+                                    CertificateKind(fields[0]),
+                                    key_in_family=True,
+                                    requester_is_dcc=requester_is_dcc,
+                                    role=RemotePartyRole(fields[4]) if fields[4] is not None else None,
+                                )
+                            except SmkiError as exc:
+                                refused.append((index, exc.as_dict()))
+                                continue
+                        accepted_keys[hierarchy].add(key)
+                        keep.append(item)
+                    issue_future = pool.submit(_issue_chunk, keep, actor)
+                    issues.append((start, count, refused, issue_future))
+                    continue
+                if not issues:
+                    break
+                start, count, refused, issue_future = issues.popleft()
+                outcomes: dict[int, tuple[bool, str | None, bytes | None, dict[str, str | None] | None]] = {}
+                for index, ok, serial, der, error in _result(issue_future):
+                    outcomes[index] = (ok, serial, der, error)
+                for index, error in refused:
+                    outcomes[index] = (False, None, None, error)
+                for index in range(start, start + count):
+                    ok, serial, der, error = outcomes[index]
+                    yield BatchItemResult(index, ok, serial, _pem(der) if der else None, error)
+                done += count
+                if progress is not None:
+                    progress(done, total)
+        except BrokenProcessPool:
+            # ``submit`` raises this too once a worker has died (``_result`` covers ``future.result()``).
+            raise _worker_died() from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_Outcome = tuple[int, bool, str | None, bytes | None, dict[str, str | None] | None]
+
+
+def _result(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise _worker_died() from None
+
+
+def _worker_died() -> SmkiError:
+    return SmkiError(
+        "batch.worker_died",
+        "A batch worker process died; the certificates already returned are issued and recorded, the "
+        "rest were not released: submit them again (already certified keys are refused as duplicates).",
+    )
+
+
+def _chunks(csrs: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    items: list[bytes] = []
+    start = 0
+    for csr in csrs:
+        items.append(csr)
+        if len(items) == size:
+            yield start, items
+            start += size
+            items = []
+    if items:
+        yield start, items
+
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode("ascii")
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
+
+
+# --- worker processes ---------------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(
+    url: str, connect_args: dict[str, Any], home: str, env: PkiEnvironment, key_backend: str
+) -> None:
+    from smki.keys import open_backend
+
+    db = Database(url, connect_args=connect_args)
+    keys = open_backend(key_backend, Path(home))
+    cas = CertificateAuthorities.open(db, keys, env)
+    cas.cycle.verify_every_signature = False  # the first signature of each key per chunk is verified
+    _worker["ra"] = RegistrationAuthority(db, cas, env)
+    _worker["cas"] = cas
+
+
+def _check_chunk(
+    start: int,
+    csrs: list[bytes],
+    party_id: str,
+    device_type: DeviceType | None,
+    smi_status: SmiStatus | None,
+) -> tuple[list[_Accepted], list[_Refused]]:
+    ra: RegistrationAuthority = _worker["ra"]
+    requests = [
+        CertificateRequest(csr, party_id, device_type=device_type, smi_status=smi_status) for csr in csrs
+    ]
+    accepted: list[_Accepted] = []
+    refused: list[_Refused] = []
+    for offset, outcome in enumerate(ra.check_many(requests)):
+        index = start + offset
+        if isinstance(outcome, SmkiError):
+            refused.append((index, outcome.as_dict()))
+            continue
+        accepted.append(
+            (index, outcome.facts.kind.hierarchy.value, outcome.facts.public_key_sha256, _fields(outcome))
+        )
+    return accepted, refused
+
+
+def _fields(decision: Decision) -> tuple[Any, ...]:
+    r = decision.issue_request
+    return (
+        r.kind.value,
+        decision.facts.public_key_der,
+        r.key_usage.value,
+        r.entity_id.value,
+        r.role.code if r.role is not None else None,
+        r.common_name,
+        r.not_before,
+        r.not_after,
+        r.approval_reference,
+        r.subscriber,
+    )
+
+
+def _request(fields: tuple[Any, ...]) -> IssueRequest:
+    kind, spki, usage, eui, role, common_name, not_before, not_after, approval, subscriber = fields
+    public_key = load_der_public_key(spki)
+    return IssueRequest(
+        kind=CertificateKind(kind),
+        public_key=public_key,  # type: ignore[arg-type]  # a P-256 key: check_many accepted it
+        key_usage=KeyUsage(usage),
+        entity_id=EntityId(eui),
+        role=RemotePartyRole(role) if role is not None else None,
+        common_name=common_name,
+        not_before=not_before,
+        not_after=not_after,
+        approval_reference=approval,
+        subscriber=subscriber,
+    )
+
+
+def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
+    cas: CertificateAuthorities = _worker["cas"]
+    if not items:
+        return []
+    requests = [_request(fields) for _, _, _, fields in items]
+    try:
+        issued = cas.issue_many(requests, actor=actor)
+    except SmkiError:
+        # One of them was refused by the CA (nothing of the chunk was released): issue one by one so that
+        # only the refused request fails.
+        out: list[_Outcome] = []
+        for (index, _, _, _), request in zip(items, requests, strict=True):
+            try:
+                one = cas.issue_many([request], actor=actor)[0]
+            except SmkiError as exc:
+                out.append((index, False, None, None, exc.as_dict()))
+                continue
+            out.append((index, True, one.serial_hex, one.der, None))
+        return out
+    return [
+        (index, True, cert.serial_hex, cert.der, None)
+        for (index, _, _, _), cert in zip(items, issued, strict=True)
+    ]
+
+
+__all__ = ["BatchIssuer", "BatchItemResult"]

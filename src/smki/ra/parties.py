@@ -1,0 +1,215 @@
+"""The RA's register of parties: the DCC, SECCo, Parties with their User IDs, and nominated RDPs.
+
+Registration checks the description against the SEC (``policy.parties.check_party``), refuses an EUI-64
+that another person already holds, and is audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from smki import audit
+from smki.model import EntityId, InvalidInput, PolicyRefusal
+from smki.policy.parties import Licence, Party, PartyIdentifier, PartyType, UserRole, check_party
+from smki.storage import Database, ra_store
+from smki.storage.ra_tables import PartyIdentifierRecord, PartyRecord
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def load_parties(session: Session, party_ids: Iterable[str]) -> dict[str, Party]:
+    """The parties with these ids as policy values (identifiers and nominations included)."""
+    records = ra_store.get_parties(session, party_ids)
+    if not records:
+        return {}
+    idents: dict[str, list[PartyIdentifier]] = {}
+    for row in ra_store.identifiers_of(session, records):
+        idents.setdefault(row.party_id, []).append(
+            PartyIdentifier(
+                EntityId.parse(row.entity_id),
+                UserRole(row.user_role) if row.user_role else None,
+                row.service_provider,
+            )
+        )
+    rdp_ids = [pid for pid, r in records.items() if r.party_type == PartyType.RDP.value]
+    nominations = ra_store.nominations_of(session, rdp_ids)
+    return {
+        pid: Party(
+            party_id=pid,
+            name=rec.name,
+            party_type=PartyType(rec.party_type),
+            licences=frozenset(Licence(v) for v in rec.licences.split(",") if v),
+            identifiers=tuple(idents.get(pid, ())),
+            nominated_by=frozenset(nominations.get(pid, ())),
+        )
+        for pid, rec in records.items()
+    }
+
+
+def load_party(session: Session, party_id: str) -> Party:
+    """One party, or InvalidInput naming the unknown id."""
+    found = load_parties(session, [party_id]).get(party_id)
+    if found is None:
+        raise InvalidInput("party.unknown", f"No party '{party_id}' is registered with the RA.")
+    return found
+
+
+def get_party(db: Database, party_id: str) -> Party:
+    """One party, read in its own transaction."""
+    with db.read_session() as session:
+        return load_party(session, party_id)
+
+
+def list_parties(db: Database) -> list[Party]:
+    """Every registered party, by id."""
+    with db.read_session() as session:
+        ids = [r.party_id for r in ra_store.all_parties(session)]
+        loaded = load_parties(session, ids)
+        return [loaded[i] for i in ids]
+
+
+def register_party(db: Database, party: Party, *, actor: str) -> Party:
+    """Register a person with its identifiers (and, for an RDP, its nominating Network Parties)."""
+    with db.session() as session:
+        if ra_store.get_party(session, party.party_id) is not None:
+            raise InvalidInput("party.exists", f"A party '{party.party_id}' is already registered.")
+        if party.party_type is PartyType.DCC and any(
+            r.party_type == PartyType.DCC.value for r in ra_store.all_parties(session)
+        ):
+            raise PolicyRefusal(
+                "party.second_dcc", "The DCC is already registered; there is only one.", "L3.1"
+            )
+        nominators = load_parties(session, party.nominated_by)
+        missing = sorted(set(party.nominated_by) - set(nominators))
+        if missing:
+            raise InvalidInput("party.unknown", f"No party '{missing[0]}' is registered with the RA.")
+        check_party(party, nominators.values())
+        ra_store.add_party(
+            session,
+            PartyRecord(
+                party_id=party.party_id,
+                name=party.name,
+                party_type=party.party_type.value,
+                licences=",".join(sorted(lic.value for lic in party.licences)),
+                created_at=_now(),
+            ),
+        )
+        for ident in party.identifiers:
+            _add_identifier(session, party.party_id, ident)
+        for nominator in sorted(party.nominated_by):
+            ra_store.add_nomination(session, party.party_id, nominator)
+        audit.record(
+            session,
+            actor=actor,
+            action="ra.party.register",
+            object_type="ra.party",
+            object_id=party.party_id,
+            details=_describe(party),
+        )
+    return party
+
+
+def add_identifier(db: Database, party_id: str, identifier: PartyIdentifier, *, actor: str) -> Party:
+    """Give a registered person another identifier (a User ID for a role, an RDP ID, a DCC ID)."""
+    with db.session() as session:
+        party = load_party(session, party_id)
+        updated = Party(
+            party.party_id,
+            party.name,
+            party.party_type,
+            party.licences,
+            (*party.identifiers, identifier),
+            party.nominated_by,
+        )
+        check_party(updated, load_parties(session, party.nominated_by).values())
+        _add_identifier(session, party_id, identifier)
+        audit.record(
+            session,
+            actor=actor,
+            action="ra.party.add_identifier",
+            object_type="ra.party",
+            object_id=party_id,
+            details=_describe_identifier(identifier),
+        )
+        return updated
+
+
+def nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -> Party:
+    """Record one more Network Party's nomination of an RDP (L3.7)."""
+    with db.session() as session:
+        party = load_party(session, rdp_id)
+        if network_party_id in party.nominated_by:
+            raise InvalidInput(
+                "party.already_nominated", f"'{network_party_id}' already nominated '{rdp_id}'."
+            )
+        updated = Party(
+            party.party_id,
+            party.name,
+            party.party_type,
+            party.licences,
+            party.identifiers,
+            party.nominated_by | {network_party_id},
+        )
+        nominators = load_parties(session, updated.nominated_by)
+        check_party(updated, nominators.values())
+        ra_store.add_nomination(session, rdp_id, network_party_id)
+        audit.record(
+            session,
+            actor=actor,
+            action="ra.party.nominate",
+            object_type="ra.party",
+            object_id=rdp_id,
+            details={"network_party": network_party_id, "clause": "L3.7"},
+        )
+        return updated
+
+
+def _add_identifier(session: Session, party_id: str, ident: PartyIdentifier) -> None:
+    holders = ra_store.holders_of(session, [ident.entity_id.compact]).get(ident.entity_id.compact, set())
+    others = sorted(holders - {party_id})
+    if others:
+        raise PolicyRefusal(
+            "party.identifier_held",
+            f"The identifier {ident.entity_id} is already held by '{others[0]}'; an EUI-64 names one person.",
+            "L3.18(a)",
+        )
+    role = ident.user_role.value if ident.user_role else ""
+    if party_id in holders and any(
+        r.entity_id == ident.entity_id.compact and r.user_role == role
+        for r in ra_store.identifiers_of(session, [party_id])
+    ):
+        raise InvalidInput(
+            "party.duplicate_identifier", f"'{party_id}' already holds {ident.entity_id} for that role."
+        )
+    ra_store.add_identifier(
+        session,
+        PartyIdentifierRecord(
+            party_id=party_id,
+            entity_id=ident.entity_id.compact,
+            user_role=role,
+            service_provider=ident.service_provider,
+        ),
+    )
+
+
+def _describe_identifier(ident: PartyIdentifier) -> dict[str, str | None]:
+    return {
+        "entity_id": ident.entity_id.dashed,
+        "user_role": ident.user_role.value if ident.user_role else None,
+        "service_provider": ident.service_provider,
+    }
+
+
+def _describe(party: Party) -> dict[str, object]:
+    return {
+        "name": party.name,
+        "type": party.party_type.value,
+        "licences": sorted(lic.value for lic in party.licences),
+        "identifiers": [_describe_identifier(i) for i in party.identifiers],
+        "nominated_by": sorted(party.nominated_by),
+    }

@@ -1,0 +1,282 @@
+"""Database access for the certificate authorities: serial reservation, certificate rows, CA records.
+
+Every function runs in the caller's session, so the caller decides what commits together (the CA's
+issuance cycle commits the reservation alone, then the certificate, the intent and the audit entry as one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smki.storage.ca_tables import (
+    CertificateAuthorityRecord,
+    CertificateRecord,
+    CommissioningCredential,
+    IssuanceIntent,
+)
+
+RESERVED = "reserved"
+SIGNED = "signed"
+ABANDONED = "abandoned"
+
+
+class SerialCollision(Exception):
+    """A serial being reserved is already taken (the caller draws new serials and tries again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One serial to reserve for an issuer."""
+
+    serial_hex: str
+    issuer_name: str
+    kind: str
+
+
+def utc(value: datetime) -> datetime:
+    """A datetime from the database as an aware UTC datetime (SQLite hands back naive values)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def reserve_serials(
+    session: Session, reservations: Sequence[Reservation], *, actor: str, at: datetime
+) -> list[int]:
+    """Insert one ``reserved`` intent per serial and return their ids, in order.
+
+    Raises SerialCollision when any serial already exists; the caller's transaction is then unusable
+    and must be rolled back (the database's UNIQUE constraint is what guarantees it, across processes).
+    """
+    rows = [
+        {
+            "serial_hex": r.serial_hex,
+            "issuer_name": r.issuer_name,
+            "kind": r.kind,
+            "state": RESERVED,
+            "actor": actor,
+            "reserved_at": at,
+        }
+        for r in reservations
+    ]
+    try:
+        if len(rows) == 1:
+            result = session.execute(insert(IssuanceIntent).values(rows[0]).returning(IssuanceIntent.id))
+            return [int(result.scalar_one())]
+        # executemany, then the ids by serial (unique): SQLite cannot return ordered ids from one batched
+        # INSERT, and SQLAlchemy would fall back to one statement per row.
+        session.execute(insert(IssuanceIntent), rows)
+    except IntegrityError:
+        raise SerialCollision() from None
+    by_serial: dict[str, int] = {}
+    serials = [r.serial_hex for r in reservations]
+    for start in range(0, len(serials), 500):
+        stmt = select(IssuanceIntent.serial_hex, IssuanceIntent.id).where(
+            IssuanceIntent.serial_hex.in_(serials[start : start + 500])
+        )
+        by_serial.update((s, int(i)) for s, i in session.execute(stmt))
+    return [by_serial[s] for s in serials]
+
+
+def finish_intents(
+    session: Session, intent_ids: Iterable[int], *, state: str, at: datetime, reason: str | None = None
+) -> None:
+    """Move reserved intents to ``signed`` or ``abandoned``."""
+    ids = list(intent_ids)
+    if not ids:
+        return
+    session.execute(
+        update(IssuanceIntent)
+        .where(IssuanceIntent.id.in_(ids), IssuanceIntent.state == RESERVED)
+        .values(state=state, finished_at=at, reason=reason)
+    )
+
+
+def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
+    """Insert certificate rows (column name -> value) in one statement; return their ids, in order."""
+    if not rows:
+        return []
+    if len(rows) == 1 or any(row.get("intent_id") is None for row in rows):
+        if len(rows) == 1:
+            result = session.execute(
+                insert(CertificateRecord).values(rows[0]).returning(CertificateRecord.id)
+            )
+            return [int(result.scalar_one())]
+        ids = session.execute(
+            insert(CertificateRecord).returning(CertificateRecord.id, sort_by_parameter_order=True),
+            list(rows),
+        ).scalars()
+        return [int(i) for i in ids]
+    # Every row names its (unique) intent: executemany, then the ids by intent in one query (SQLite cannot
+    # return ordered ids from one batched INSERT, and SQLAlchemy would fall back to one statement per row).
+    session.execute(insert(CertificateRecord), list(rows))
+    intent_ids = [int(str(row["intent_id"])) for row in rows]
+    found: dict[int, int] = {}
+    for start in range(0, len(intent_ids), 500):
+        found.update(certificate_ids_by_intent(session, intent_ids[start : start + 500]))
+    return [found[i] for i in intent_ids]
+
+
+def certificate_ids_by_intent(session: Session, intent_ids: Sequence[int]) -> dict[int, int]:
+    """Certificate id for each intent id that has one."""
+    if not intent_ids:
+        return {}
+    stmt = select(CertificateRecord.intent_id, CertificateRecord.id).where(
+        CertificateRecord.intent_id.in_(list(intent_ids))
+    )
+    return {int(i): int(c) for i, c in session.execute(stmt) if i is not None}
+
+
+def public_key_in_family(session: Session, public_key_sha256: str, hierarchy: str) -> bool:
+    """True when any certificate of the hierarchy (its CA and end-entity certificates) has this key.
+
+    The SEC's families for L11.4: Device + DCA, Organisation + OCA, IKI + ICA, which are exactly the
+    three hierarchies.
+    """
+    stmt = select(
+        exists().where(
+            CertificateRecord.hierarchy == hierarchy,
+            CertificateRecord.public_key_sha256 == public_key_sha256,
+        )
+    )
+    return bool(session.execute(stmt).scalar())
+
+
+def certificates_with_public_key(
+    session: Session, public_key_sha256: str, hierarchy: str | None = None
+) -> list[CertificateRecord]:
+    """Every certificate carrying the key (optionally within one hierarchy), oldest first."""
+    stmt = select(CertificateRecord).where(CertificateRecord.public_key_sha256 == public_key_sha256)
+    if hierarchy is not None:
+        stmt = stmt.where(CertificateRecord.hierarchy == hierarchy)
+    return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
+
+
+def certificate_by_serial(
+    session: Session, serial_hex: str, issuer_name: str | None = None
+) -> CertificateRecord | None:
+    """The certificate with this serial (upper-case hex), optionally from one issuer."""
+    stmt = select(CertificateRecord).where(CertificateRecord.serial_hex == serial_hex.upper())
+    if issuer_name is not None:
+        stmt = stmt.where(CertificateRecord.issuer_name == issuer_name)
+    return session.execute(stmt.order_by(CertificateRecord.id).limit(1)).scalar_one_or_none()
+
+
+def certificates_by_entity_id(
+    session: Session, entity_id_compact: str, *, kind: str | None = None, key_usage: str | None = None
+) -> list[CertificateRecord]:
+    """Certificates whose subject (or device SAN) is this EUI-64, oldest first."""
+    stmt = select(CertificateRecord).where(CertificateRecord.entity_id == entity_id_compact.upper())
+    if kind is not None:
+        stmt = stmt.where(CertificateRecord.kind == kind)
+    if key_usage is not None:
+        stmt = stmt.where(CertificateRecord.key_usage == key_usage)
+    return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
+
+
+def intents(session: Session, *, state: str | None = None) -> list[IssuanceIntent]:
+    """Issuance intents (optionally in one state), oldest first."""
+    stmt = select(IssuanceIntent)
+    if state is not None:
+        stmt = stmt.where(IssuanceIntent.state == state)
+    return list(session.execute(stmt.order_by(IssuanceIntent.id)).scalars())
+
+
+def add_authority(session: Session, record: CertificateAuthorityRecord) -> None:
+    """Insert a CA record."""
+    session.add(record)
+    session.flush()
+
+
+def active_authorities(session: Session) -> list[CertificateAuthorityRecord]:
+    """The CAs in use, in creation order."""
+    stmt = (
+        select(CertificateAuthorityRecord)
+        .where(CertificateAuthorityRecord.active.is_(True))
+        .order_by(CertificateAuthorityRecord.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def all_authorities(session: Session) -> list[CertificateAuthorityRecord]:
+    """Every CA record ever made, active and retired, in creation order."""
+    return list(
+        session.execute(select(CertificateAuthorityRecord).order_by(CertificateAuthorityRecord.id)).scalars()
+    )
+
+
+def add_commissioning_credential(session: Session, record: CommissioningCredential) -> None:
+    """Insert a commissioning credential record."""
+    session.add(record)
+    session.flush()
+
+
+def active_commissioning_credentials(
+    session: Session,
+) -> list[tuple[CommissioningCredential, CertificateRecord]]:
+    """The DCC's commissioning credentials in use, with their certificates, in creation order."""
+    stmt = (
+        select(CommissioningCredential, CertificateRecord)
+        .join(CertificateRecord, CertificateRecord.id == CommissioningCredential.certificate_id)
+        .where(CommissioningCredential.active.is_(True))
+        .order_by(CommissioningCredential.id)
+    )
+    return [(c, r) for c, r in session.execute(stmt)]
+
+
+def retire_hierarchy(session: Session) -> tuple[int, int]:
+    """Mark every active CA record and commissioning credential retired; return how many of each."""
+    cas = len(
+        session.execute(
+            update(CertificateAuthorityRecord)
+            .where(CertificateAuthorityRecord.active.is_(True))
+            .values(active=False)
+            .returning(CertificateAuthorityRecord.id)
+        ).all()
+    )
+    creds = len(
+        session.execute(
+            update(CommissioningCredential)
+            .where(CommissioningCredential.active.is_(True))
+            .values(active=False)
+            .returning(CommissioningCredential.id)
+        ).all()
+    )
+    return cas, creds
+
+
+def activate_ceremony(session: Session, ceremony: str) -> tuple[int, int]:
+    """Make the CA records and commissioning credentials of one key ceremony the active ones."""
+    cas = len(
+        session.execute(
+            update(CertificateAuthorityRecord)
+            .where(CertificateAuthorityRecord.ceremony == ceremony)
+            .values(active=True)
+            .returning(CertificateAuthorityRecord.id)
+        ).all()
+    )
+    creds = len(
+        session.execute(
+            update(CommissioningCredential)
+            .where(CommissioningCredential.ceremony == ceremony)
+            .values(active=True)
+            .returning(CommissioningCredential.id)
+        ).all()
+    )
+    return cas, creds
+
+
+def certificate_by_id(session: Session, certificate_id: int) -> CertificateRecord | None:
+    """The certificate row with this id."""
+    return session.get(CertificateRecord, certificate_id)
+
+
+def count_certificates(session: Session) -> int:
+    """How many certificates are recorded."""
+    from sqlalchemy import func
+
+    return int(session.execute(select(func.count()).select_from(CertificateRecord)).scalar_one())

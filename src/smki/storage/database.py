@@ -1,0 +1,150 @@
+"""Opening the database, running migrations, and transactions that either commit whole or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from smki.model.errors import SmkiError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """One SMKI database (SQLite file or PostgreSQL), with its migrations.
+
+    ``session()`` opens a write transaction: on SQLite it begins IMMEDIATE so that two writers never
+    interleave (the audit chain and serial allocation rely on it); on PostgreSQL rows that must be
+    serialised are locked explicitly. ``read_session()`` opens a read-only transaction that does not
+    block writers.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        args: dict[str, Any] = dict(connect_args or {})
+        self.connect_args: dict[str, Any] = dict(connect_args or {})
+        if self.is_sqlite:
+            args.setdefault("timeout", 60)
+            self._ensure_sqlite_directory(url)
+        self.engine: Engine = create_engine(url, echo=echo, connect_args=args, future=True)
+        self.read_engine: Engine = (
+            create_engine(url, echo=echo, connect_args=args, future=True) if self.is_sqlite else self.engine
+        )
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, immediate=True)
+            _configure_sqlite(self.read_engine, immediate=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _ensure_sqlite_directory(url: str) -> None:
+        path = url.split("sqlite:///", 1)[-1]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A write transaction: commits when the block ends normally, rolls back on any exception."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction (rolled back at the end)."""
+        session = self._read_sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision of every migration branch."""
+        from alembic import command
+
+        with self.engine.connect() as connection:
+            cfg = self.alembic_config()
+            cfg.attributes["connection"] = connection
+            try:
+                command.upgrade(cfg, "heads")
+            except SQLAlchemyError as exc:
+                raise SmkiError(
+                    "storage.migration_failed", f"The database schema could not be upgraded: {exc}."
+                ) from None
+            connection.commit()
+
+    def alembic_config(self) -> Any:
+        """An Alembic Config pointing at smki's migrations and this database."""
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return cfg
+
+    def current_revisions(self) -> set[str]:
+        """The migration revisions applied to this database (empty when never initialised)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+
+    def has_table(self, name: str) -> bool:
+        """True when the table exists (used to tell a fresh database from an initialised one)."""
+        return inspect(self.engine).has_table(name)
+
+    def check_reachable(self) -> None:
+        """Raise one clear SmkiError when the database cannot be reached."""
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise SmkiError(
+                "storage.unreachable", f"The database at {_redact(self.url)} cannot be reached: {reason}."
+            ) from None
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event decide
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL" if not immediate else "PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url

@@ -1,0 +1,204 @@
+"""Database access for the Registration Authority: parties, identifiers, subscribers, revocation reads.
+
+Every function runs in the caller's session (the caller's transaction); none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from smki.storage.ca_tables import CertificateRecord
+from smki.storage.ra_tables import (
+    EntryTestRecord,
+    PartyIdentifierRecord,
+    PartyRecord,
+    RdpNominationRecord,
+    RevocationRecord,
+    SubscriberRecord,
+)
+
+REVOKED = "R"
+
+
+# --- parties -------------------------------------------------------------------------------------------
+
+
+def add_party(session: Session, record: PartyRecord) -> None:
+    """Insert a party row."""
+    session.add(record)
+    session.flush()
+
+
+def get_party(session: Session, party_id: str) -> PartyRecord | None:
+    """The party with this id, or None."""
+    return session.get(PartyRecord, party_id)
+
+
+def get_parties(session: Session, party_ids: Iterable[str]) -> dict[str, PartyRecord]:
+    """The parties with these ids (missing ids are left out)."""
+    ids = sorted(set(party_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(PartyRecord).where(PartyRecord.party_id.in_(ids))).scalars()
+    return {r.party_id: r for r in rows}
+
+
+def all_parties(session: Session) -> list[PartyRecord]:
+    """Every party, by id."""
+    return list(session.execute(select(PartyRecord).order_by(PartyRecord.party_id)).scalars())
+
+
+def add_identifier(session: Session, record: PartyIdentifierRecord) -> None:
+    """Insert an identifier row."""
+    session.add(record)
+    session.flush()
+
+
+def identifiers_of(session: Session, party_ids: Iterable[str]) -> list[PartyIdentifierRecord]:
+    """The identifiers the given parties hold, in insertion order."""
+    ids = sorted(set(party_ids))
+    if not ids:
+        return []
+    stmt = (
+        select(PartyIdentifierRecord)
+        .where(PartyIdentifierRecord.party_id.in_(ids))
+        .order_by(PartyIdentifierRecord.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def holders_of(session: Session, entity_ids: Iterable[str]) -> dict[str, set[str]]:
+    """For each EUI-64 (compact hex), the ids of the parties holding it (normally exactly one)."""
+    ids = sorted(set(entity_ids))
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out
+    stmt = select(PartyIdentifierRecord.entity_id, PartyIdentifierRecord.party_id).where(
+        PartyIdentifierRecord.entity_id.in_(ids)
+    )
+    for entity_id, party_id in session.execute(stmt):
+        out.setdefault(entity_id, set()).add(party_id)
+    return out
+
+
+def add_nomination(session: Session, rdp_id: str, network_party_id: str) -> None:
+    """Record that a Network Party nominated an RDP."""
+    session.add(RdpNominationRecord(rdp_id=rdp_id, network_party_id=network_party_id))
+    session.flush()
+
+
+def nominations_of(session: Session, rdp_ids: Iterable[str]) -> dict[str, set[str]]:
+    """For each RDP id, the Network Parties that nominated it."""
+    ids = sorted(set(rdp_ids))
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out
+    stmt = select(RdpNominationRecord.rdp_id, RdpNominationRecord.network_party_id).where(
+        RdpNominationRecord.rdp_id.in_(ids)
+    )
+    for rdp_id, nominator in session.execute(stmt):
+        out.setdefault(rdp_id, set()).add(nominator)
+    return out
+
+
+# --- entry tests and subscribers --------------------------------------------------------------------------
+
+
+def record_entry_test(session: Session, party_id: str, policy: str, completed_on: datetime) -> bool:
+    """Record a completed Entry Process Test; False when it was already recorded."""
+    found = session.execute(
+        select(EntryTestRecord).where(EntryTestRecord.party_id == party_id, EntryTestRecord.policy == policy)
+    ).scalar_one_or_none()
+    if found is not None:
+        return False
+    session.add(EntryTestRecord(party_id=party_id, policy=policy, completed_on=completed_on))
+    session.flush()
+    return True
+
+
+def entry_test_completed(session: Session, party_id: str, policy: str) -> bool:
+    """True when the party completed the Entry Process Tests for the policy."""
+    stmt = select(exists().where(EntryTestRecord.party_id == party_id, EntryTestRecord.policy == policy))
+    return bool(session.execute(stmt).scalar())
+
+
+def subscriber(
+    session: Session, party_id: str, policy: str, *, for_update: bool = False
+) -> SubscriberRecord | None:
+    """A person's subscriber row under one policy (locked on PostgreSQL when ``for_update``)."""
+    stmt = select(SubscriberRecord).where(
+        SubscriberRecord.party_id == party_id, SubscriberRecord.policy == policy
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def subscriber_statuses(session: Session, party_ids: Iterable[str], policy: str) -> dict[str, str]:
+    """The status of each given party under ``policy`` (parties with no row are left out)."""
+    ids = sorted(set(party_ids))
+    if not ids:
+        return {}
+    stmt = select(SubscriberRecord.party_id, SubscriberRecord.status).where(
+        SubscriberRecord.party_id.in_(ids), SubscriberRecord.policy == policy
+    )
+    return {p: s for p, s in session.execute(stmt)}
+
+
+def subscribers_of(session: Session, party_id: str) -> list[SubscriberRecord]:
+    """Every subscriber row of a person."""
+    stmt = (
+        select(SubscriberRecord)
+        .where(SubscriberRecord.party_id == party_id)
+        .order_by(SubscriberRecord.policy)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def save_subscriber(session: Session, record: SubscriberRecord) -> None:
+    """Insert or update a subscriber row."""
+    session.add(record)
+    session.flush()
+
+
+# --- certificates, as the RA needs them ------------------------------------------------------------------
+
+
+def public_keys_in_family(session: Session, public_key_sha256s: Sequence[str], hierarchy: str) -> set[str]:
+    """Which of these keys (hex SHA-256 of the SPKI) a certificate of the hierarchy already has (L11.4)."""
+    keys = sorted(set(public_key_sha256s))
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        stmt = select(CertificateRecord.public_key_sha256).where(
+            CertificateRecord.hierarchy == hierarchy, CertificateRecord.public_key_sha256.in_(chunk)
+        )
+        found.update(session.execute(stmt).scalars())
+    return found
+
+
+def certificates_of_subscriber(
+    session: Session, subscriber_id: str, kinds: Sequence[str]
+) -> list[CertificateRecord]:
+    """The certificates of the given kinds issued to a subscriber and not yet revoked, oldest first."""
+    stmt = (
+        select(CertificateRecord)
+        .where(
+            CertificateRecord.subscriber == subscriber_id,
+            CertificateRecord.kind.in_(list(kinds)),
+            CertificateRecord.status != REVOKED,
+        )
+        .order_by(CertificateRecord.id)
+        .with_for_update()
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def revocation_of(session: Session, certificate_id: int) -> RevocationRecord | None:
+    """The revocation record of a certificate, if any (written by ``smki.ca.revocation``)."""
+    stmt = select(RevocationRecord).where(RevocationRecord.certificate_id == certificate_id)
+    return session.execute(stmt).scalar_one_or_none()
