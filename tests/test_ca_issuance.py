@@ -300,3 +300,42 @@ def test_pma_approved_validity_is_issued_and_unapproved_is_refused(
     )
     states = [state for _, state in _intents(database)]
     assert states.count("signed") == 12 and states[-1] == "abandoned"  # 11 from init + the approved one
+
+
+def test_revoked_issuing_ca_refuses_to_issue_without_reserving_a_serial(
+    database: Database, keys: SoftBackend
+) -> None:
+    from smki.ca import revocation as ca_revocation
+
+    create_hierarchy(database, keys, ENV, actor="test")
+    cas = CertificateAuthorities.open(database, keys, ENV)  # opened before the revocation, as `smki serve`
+    cas.issue(_org(), actor="ra:test")
+    issuing_oca = cas.issuing_ca_certificate(Hierarchy.ORGANISATION)
+    ca_revocation.revoke(
+        database,
+        issuance_module.serial_hex(issuing_oca.serial_number),
+        x509.ReasonFlags.ca_compromise,
+        actor="op",
+    )
+    before = _intents(database)
+    with database.read_session() as s:
+        certificates_before = ca_store.count_certificates(s)
+    for opened in (cas, CertificateAuthorities.open(database, keys, ENV)):
+        with pytest.raises(PolicyRefusal) as refused:
+            opened.issue(_org(), actor="ra:test")
+        assert refused.value.code == "ca.authority_revoked"
+        assert refused.value.message.count(".") == 1 and "revoked" in refused.value.message
+        with pytest.raises(PolicyRefusal):
+            opened.issue_many(
+                [IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.DIGITAL_SIGNATURE, METER), _org()],
+                actor="ra:test",
+            )
+    assert _intents(database) == before  # refused before any serial was reserved
+    with database.read_session() as s:
+        assert ca_store.count_certificates(s) == certificates_before
+    # The other hierarchies' Issuing CAs are untouched.
+    device = cas.issue(
+        IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.DIGITAL_SIGNATURE, METER), actor="t"
+    )
+    assert device.issuer_name == ENV.issuing_dca_name
+    assert audit.verify(database).ok

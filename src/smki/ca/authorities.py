@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from smki.ca.issuance import (
     CertificateJob,
@@ -14,13 +15,15 @@ from smki.ca.issuance import (
     IssuedCertificate,
     IssueRequest,
     SigningAuthority,
+    StoredHook,
+    serial_hex,
     utc_now,
 )
 from smki.keys import KeyBackend
-from smki.model import CertificateKind, Hierarchy, InvalidInput, SmkiError
+from smki.model import CertificateKind, Hierarchy, InvalidInput, PolicyRefusal, SmkiError
 from smki.profiles import builders
 from smki.profiles.environment import PkiEnvironment
-from smki.storage import Database, ca_store
+from smki.storage import Database, ca_store, repository_store
 
 # Which Issuing CA signs each end-entity kind.
 ISSUER_OF: Mapping[CertificateKind, CertificateKind] = {
@@ -38,6 +41,12 @@ ISSUING_OF: Mapping[Hierarchy, CertificateKind] = {
     Hierarchy.DEVICE: CertificateKind.ISSUING_DCA,
     Hierarchy.IKI: CertificateKind.ISSUING_ICA,
 }
+
+
+def _certificate_key(certificate: x509.Certificate) -> tuple[str, str]:
+    """(issuer name, serial hex) of a CA certificate, as the repository records it."""
+    names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return (str(names[0].value) if names else "", serial_hex(certificate.serial_number))
 
 
 class CertificateAuthorities:
@@ -112,14 +121,39 @@ class CertificateAuthorities:
         """Sign one end-entity certificate; it is recorded and audited before it is returned."""
         return self.issue_many([request], actor=actor)[0]
 
-    def issue_many(self, requests: Sequence[IssueRequest], *, actor: str) -> list[IssuedCertificate]:
+    def issue_many(
+        self, requests: Sequence[IssueRequest], *, actor: str, on_stored: StoredHook | None = None
+    ) -> list[IssuedCertificate]:
         """Sign a batch: serials reserved in one transaction, results stored in one transaction.
 
         All or nothing: when any request fails its profile, no certificate of the batch is signed and
-        every reserved serial is marked abandoned.
+        every reserved serial is marked abandoned. A batch naming a CA whose certificate is revoked is
+        refused before any serial is reserved.
+
+        ``on_stored(session, issued)`` runs inside the storing transaction, before it commits (the RA's
+        L11.4 re-check, ``smki.ra.key_guard``); when it raises, nothing is stored and the intents are
+        marked abandoned.
         """
         jobs = [self._job(request) for request in requests]
-        return self.cycle.run(jobs, actor=actor)
+        self.refuse_revoked_issuers({ISSUER_OF[request.kind] for request in requests})
+        return self.cycle.run(jobs, actor=actor, on_stored=on_stored)
+
+    def refuse_revoked_issuers(self, kinds: Iterable[CertificateKind]) -> None:
+        """Refuse when the certificate of any of these CAs is revoked in the repository.
+
+        Checked at issue time, not only when the CAs are opened: `smki serve` keeps them open while an
+        operator may revoke an Issuing CA certificate (see docs/decisions.md).
+        """
+        wanted = {kind: _certificate_key(self.authority(kind).certificate) for kind in set(kinds)}
+        with self.db.read_session() as session:
+            statuses = ca_store.certificate_statuses(session, list(wanted.values()))
+        for kind, key in wanted.items():
+            if statuses.get(key) == repository_store.STORED_REVOKED:
+                name = self.authority(kind).name
+                raise PolicyRefusal(
+                    "ca.authority_revoked",
+                    f"The {kind.title} {name} may not issue: its certificate (serial {key[1]}) is revoked.",
+                )
 
     def _job(self, request: IssueRequest) -> CertificateJob:
         issuer_kind = ISSUER_OF.get(request.kind)

@@ -69,7 +69,8 @@ def reserve_serials(
             return [int(result.scalar_one())]
         # executemany, then the ids by serial (unique): SQLite cannot return ordered ids from one batched
         # INSERT, and SQLAlchemy would fall back to one statement per row.
-        session.execute(insert(IssuanceIntent), rows)
+        # Core executemany (no ORM bulk bookkeeping per row), in the session's transaction.
+        session.connection().execute(IssuanceIntent.__table__.insert(), rows)
     except IntegrityError:
         raise SerialCollision() from None
     by_serial: dict[str, int] = {}
@@ -113,7 +114,7 @@ def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> lis
         return [int(i) for i in ids]
     # Every row names its (unique) intent: executemany, then the ids by intent in one query (SQLite cannot
     # return ordered ids from one batched INSERT, and SQLAlchemy would fall back to one statement per row).
-    session.execute(insert(CertificateRecord), list(rows))
+    session.connection().execute(CertificateRecord.__table__.insert(), list(rows))
     intent_ids = [int(str(row["intent_id"])) for row in rows]
     found: dict[int, int] = {}
     for start in range(0, len(intent_ids), 500):
@@ -164,6 +165,21 @@ def certificate_by_serial(
     if issuer_name is not None:
         stmt = stmt.where(CertificateRecord.issuer_name == issuer_name)
     return session.execute(stmt.order_by(CertificateRecord.id).limit(1)).scalar_one_or_none()
+
+
+def certificate_statuses(
+    session: Session, certificates: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The stored status (``I``, ``N`` or ``R``) of each (issuer name, serial hex) found in the repository."""
+    found: dict[tuple[str, str], str] = {}
+    for issuer_name, serial in certificates:
+        stmt = select(CertificateRecord.status).where(
+            CertificateRecord.serial_hex == serial.upper(), CertificateRecord.issuer_name == issuer_name
+        )
+        status = session.execute(stmt.limit(1)).scalar_one_or_none()
+        if status is not None:
+            found[(issuer_name, serial.upper())] = status
+    return found
 
 
 def certificates_by_entity_id(
