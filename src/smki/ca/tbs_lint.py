@@ -33,7 +33,7 @@ from smki.profiles import builders
 from smki.profiles.der import TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, tlv
 
 # ecdsa-with-SHA256 AlgorithmIdentifier, parameters absent.
-_ECDSA_WITH_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+ECDSA_WITH_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 # ECDSA-Sig-Value { r = n, s = 1 }: well formed, two positive INTEGERs, and never valid (r must be < n).
 _UNVERIFIABLE_SIGNATURE = tlv(
@@ -45,7 +45,8 @@ _UNVERIFIABLE_SIGNATURE = tlv(
 def candidate_der(tbs: bytes) -> bytes:
     """A certificate holding ``tbs`` and a signature that cannot verify: what the linter reads."""
     return tlv(
-        TAG_SEQUENCE, tbs + _ECDSA_WITH_SHA256 + tlv(TAG_BIT_STRING, b"\x00" + _UNVERIFIABLE_SIGNATURE)
+        TAG_SEQUENCE,
+        tbs + ECDSA_WITH_SHA256_ALGORITHM + tlv(TAG_BIT_STRING, b"\x00" + _UNVERIFIABLE_SIGNATURE),
     )
 
 
@@ -134,6 +135,15 @@ class TemplateCache:
     def clear(self) -> None:
         """Forget every template (a new run has a new notBefore)."""
         self._templates.clear()
+
+    def has(self, shape: ShapeKey) -> bool:
+        """True when a linted template of ``shape`` is known."""
+        return shape in self._templates
+
+    def fill(self, shape: ShapeKey, values: TemplateValues) -> bytes | None:
+        """The linted template of ``shape`` with ``values`` put in (None when there is none)."""
+        template = self._templates.get(shape)
+        return template.fill(values) if template is not None else None
 
     def matches(self, shape: ShapeKey, tbs: bytes, values: TemplateValues) -> bool:
         """True when ``tbs`` is the linted template of ``shape`` with exactly ``values`` put in."""

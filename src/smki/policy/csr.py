@@ -6,15 +6,19 @@ what the repository knows (is this key already certified in the family?) and any
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from smki.model import CertificateKind, EntityId, InvalidInput, KeyUsage, PolicyRefusal, RemotePartyRole
+from smki.profiles.der import TAG_BIT_STRING, TAG_SEQUENCE, read_tlv
 from smki.profiles.environment import HARDWARE_MODULE_NAME_OID, X500_UNIQUE_IDENTIFIER_OID, PkiEnvironment
 from smki.profiles.parse import (
     HardwareModuleName,
@@ -62,12 +66,34 @@ class CsrFacts:
     common_name: str | None = None
 
 
-def read_csr(data: bytes, env: PkiEnvironment, *, expected_kind: CertificateKind | None = None) -> CsrFacts:
+def read_csr(
+    data: bytes,
+    env: PkiEnvironment,
+    *,
+    expected_kind: CertificateKind | None = None,
+    templates: DeviceCsrTemplates | None = None,
+) -> CsrFacts:
     """Parse a PEM or DER PKCS#10 request, verify its self-signature and check it against its profile.
 
     The kind is read from the subject: empty for a Device Certificate, an OU (Remote Party Role) for an
     Organisation Certificate, an x500UniqueIdentifier without OU for an IKI Certificate.
+
+    With ``templates`` (a batch's cache), a Device request that is byte for byte an already accepted one
+    save its key point, EUI-64 and signature is read without the full parse (see DeviceCsrTemplates);
+    every other request, and every one the short path does not accept, is read in full.
     """
+    if templates is not None and expected_kind in (None, CertificateKind.DEVICE):
+        quick = templates.read(data, env)
+        if quick is not None:
+            return quick
+        facts = _read_csr(data, env, expected_kind)
+        if facts.kind is CertificateKind.DEVICE:
+            templates.learn(facts, env)
+        return facts
+    return _read_csr(data, env, expected_kind)
+
+
+def _read_csr(data: bytes, env: PkiEnvironment, expected_kind: CertificateKind | None) -> CsrFacts:
     csr = load_csr(data)
     der = csr.public_bytes(serialization.Encoding.DER)
     raw = raw_structure(der)
@@ -85,6 +111,147 @@ def read_csr(data: bytes, env: PkiEnvironment, *, expected_kind: CertificateKind
     return CsrFacts(
         kind, der, public_key, spki, hashlib.sha256(spki).hexdigest(), usage, entity, role, common_name
     )
+
+
+# A P-256 SubjectPublicKeyInfo up to the uncompressed point's 64 coordinate octets; ecdsa-with-SHA256.
+_P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
+_ECDSA_WITH_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
+_PEM_BEGIN = b"-----BEGIN CERTIFICATE REQUEST-----"
+_PEM_END = b"-----END CERTIFICATE REQUEST-----"
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
+@dataclass(frozen=True, slots=True)
+class _CsrTemplate:
+    head: bytes  # CertificationRequestInfo up to the point's coordinates
+    middle: bytes  # from after the point to the hwSerialNum octets
+    tail: bytes  # after the hwSerialNum
+    length: int
+    hw_type_oid: str
+    key_usage: KeyUsage
+
+    def split(self, info: bytes) -> tuple[bytes, bytes] | None:
+        """(point coordinates, EUI-64) when ``info`` is this template with other values in those places."""
+        if len(info) != self.length:
+            return None
+        p = len(self.head)
+        e = p + 64 + len(self.middle)
+        if info[:p] != self.head or info[p + 64 : e] != self.middle or info[e + 8 :] != self.tail:
+            return None
+        return info[p : p + 64], info[e : e + 8]
+
+
+class DeviceCsrTemplates:
+    """Device requests already read in full and found conforming, kept as templates (a batch's cache).
+
+    Device CSRs of one maker differ only in the key point, the EUI-64 and the signature. A request whose
+    CertificationRequestInfo is byte for byte a conforming one with another 64-octet point and another
+    8-octet hwSerialNum, whose signature algorithm is ecdsa-with-SHA256 and whose DER is otherwise exact,
+    passes every profile check the full reading makes (they depend on nothing else); what is left to check
+    is that the point is on P-256 and that the signature verifies (proof of possession), which is done
+    here. Anything else, including a failure of either check, goes to the full reading, which gives the
+    refusal. See docs/decisions.md.
+    """
+
+    def __init__(self, limit: int = 8) -> None:
+        self._templates: list[_CsrTemplate] = []
+        self._limit = limit
+
+    def read(self, data: bytes, env: PkiEnvironment) -> CsrFacts | None:
+        """The request's facts when it matches a template and both checks pass; None otherwise."""
+        if not self._templates:
+            return None
+        der = _pem_or_der(data)
+        parts = _split_request(der) if der is not None else None
+        if der is None or parts is None:
+            return None
+        info, signature = parts
+        for template in self._templates:
+            if template.hw_type_oid != env.hw_type_oid:
+                continue
+            values = template.split(info)
+            if values is None:
+                continue
+            point, eui = values
+            try:
+                key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + point)
+                key.verify(signature, info, _ECDSA_SHA256)
+            except (ValueError, InvalidSignature):
+                return None
+            spki = _P256_SPKI_PREFIX + point
+            return CsrFacts(
+                CertificateKind.DEVICE,
+                der,
+                key,
+                spki,
+                hashlib.sha256(spki).hexdigest(),
+                template.key_usage,
+                EntityId(eui),
+            )
+        return None
+
+    def learn(self, facts: CsrFacts, env: PkiEnvironment) -> None:
+        """Keep a fully read, conforming Device request as a template (when its values are unambiguous)."""
+        if facts.kind is not CertificateKind.DEVICE or len(self._templates) >= self._limit:
+            return
+        parts = _split_request(facts.der)
+        spki = facts.public_key_der
+        if (
+            parts is None
+            or not spki.startswith(_P256_SPKI_PREFIX)
+            or len(spki) != len(_P256_SPKI_PREFIX) + 64
+        ):
+            return
+        info = parts[0]
+        point_at = info.find(spki)
+        eui_at = info.find(b"\x04\x08" + facts.entity_id.value)
+        if point_at < 0 or eui_at < 0 or info.find(spki, point_at + 1) >= 0:
+            return
+        if info.find(b"\x04\x08" + facts.entity_id.value, eui_at + 1) >= 0:
+            return
+        p = point_at + len(_P256_SPKI_PREFIX)
+        e = eui_at + 2
+        if e < p + 64:
+            return
+        template = _CsrTemplate(
+            info[:p], info[p + 64 : e], info[e + 8 :], len(info), env.hw_type_oid, facts.key_usage
+        )
+        if (
+            template.split(info) == (info[p : p + 64], facts.entity_id.value)
+            and template not in self._templates
+        ):
+            self._templates.append(template)
+
+
+def _pem_or_der(data: bytes) -> bytes | None:
+    """The DER of a request given as DER or as exactly one plain PEM block (else None: read in full)."""
+    if not data.startswith(_PEM_BEGIN):
+        return data if data[:1] == b"\x30" else None
+    end = data.find(_PEM_END)
+    if end < 0 or data[end + len(_PEM_END) :].strip(b"\n") != b"":
+        return None
+    try:
+        return base64.b64decode(data[len(_PEM_BEGIN) : end].replace(b"\n", b""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _split_request(der: bytes) -> tuple[bytes, bytes] | None:
+    """(CertificationRequestInfo, signature) of a DER request signed with ecdsa-with-SHA256, else None."""
+    try:
+        body, rest = read_tlv(der, TAG_SEQUENCE)
+        if rest:
+            return None
+        _, after_info = read_tlv(body, TAG_SEQUENCE)
+        info = body[: len(body) - len(after_info)]
+        if not after_info.startswith(_ECDSA_WITH_SHA256_ALGORITHM):
+            return None
+        bits, rest = read_tlv(after_info[len(_ECDSA_WITH_SHA256_ALGORITHM) :], TAG_BIT_STRING)
+    except ValueError:
+        return None
+    if rest or not bits or bits[0] != 0:
+        return None
+    return info, bits[1:]
 
 
 def public_key_sha256(spki_der: bytes) -> str:

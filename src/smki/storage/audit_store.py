@@ -35,7 +35,7 @@ def append_many(session: Session, head: AuditHead, rows: Sequence[dict[str, Any]
     the last, in the caller's transaction."""
     if not rows:
         return
-    session.execute(insert(AuditEntry), list(rows))
+    session.connection().execute(insert(AuditEntry), list(rows))
     head.last_seq = int(rows[-1]["seq"])
     head.last_hash = str(rows[-1]["entry_hash"])
     session.flush()
