@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -307,7 +307,7 @@ def _check_key_and_possession(
         )
     try:
         key = csr.public_key()
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise _refuse(
             kind, "csr.key_not_p256", "The request's public key cannot be read as a P-256 point."
         ) from None
