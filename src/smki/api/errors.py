@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,20 +22,67 @@ def error_body(code: str, message: str, clause: str | None = None) -> dict[str, 
     return {"code": code, "message": message, "clause": clause}
 
 
+# The one table from error code to HTTP status. A key is an exact code or a code family ("keys.*"); an
+# exact code wins over its family. Codes in neither fall back to ``*.not_found`` -> 404, then the error's
+# class (STATUS_BY_CLASS), then 409. tests/test_api_errors.py checks every plain SmkiError code raised
+# under src/smki is here, so a new failure mode cannot fall to 409 unnoticed.
+STATUS_BY_CODE: Mapping[str, int] = {
+    # 401: no valid token.
+    "auth.*": 401,
+    # 503: the service cannot do it now, whatever the request: key store, signing, database, audit log.
+    "keys.*": 503,  # no passphrase or PIN, key missing or unreadable, token gone: never the client's fault
+    "storage.*": 503,
+    "audit.no_head": 503,
+    "ca.not_initialised": 503,
+    "ca.key_missing": 503,
+    "ca.certificate_missing": 503,
+    "ca.bad_signature": 503,
+    "ca.build_failed": 503,
+    "ca.serial_collision": 503,
+    "ra.no_ca": 503,
+    "ra.key_guard_mismatch": 503,
+    "batch.worker_died": 503,
+    "csr.key_file_unwritable": 503,
+    # 500: a bug in smki caught before it did harm (the audit log refused to hold a secret).
+    "audit.secret_in_details": 500,
+    # 404: nothing by that name.
+    "crl.unknown_ca": 404,
+    # 403: a rule refuses it, with its clause.
+    "revocation.root_certificate": 403,
+    # 409: a conflict with the current state.
+    "revocation.already_revoked": 409,
+    "crl.concurrent_publish": 409,
+    "csr.key_file_exists": 409,
+    # 400: an argument that cannot be used.
+    "batch.chunk_size": 400,
+    "init.env_missing": 400,
+}
+STATUS_BY_CLASS: tuple[tuple[type[SmkiError], int], ...] = (
+    (NotAuthenticated, 401),
+    (PolicyRefusal, 403),
+    (InvalidInput, 400),
+)
+UNCLASSIFIED_STATUS = 409
+
+
+def status_entry(code: str) -> int | None:
+    """The status STATUS_BY_CODE gives this code (exactly or through its family), or None."""
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    return STATUS_BY_CODE.get(code.split(".", 1)[0] + ".*")
+
+
 def status_for(error: SmkiError) -> int:
-    """HTTP status for a refusal: no valid token 401, not found 404, unreachable storage 503, policy 403,
-    bad input 400."""
-    if isinstance(error, NotAuthenticated):
-        return 401
-    if error.code.endswith("not_found"):
+    """HTTP status for a refusal or failure: the code table, then ``*.not_found``, then the error's class."""
+    found = status_entry(error.code)
+    if found is not None:
+        return found
+    if error.code.endswith(".not_found"):
         return 404
-    if error.code in ("storage.unreachable", "ca.not_initialised"):
-        return 503
-    if isinstance(error, PolicyRefusal):
-        return 403
-    if isinstance(error, InvalidInput):
-        return 400
-    return 409
+    for error_class, status in STATUS_BY_CLASS:
+        if isinstance(error, error_class):
+            return status
+    return UNCLASSIFIED_STATUS
 
 
 def install_error_handlers(app: FastAPI) -> None:

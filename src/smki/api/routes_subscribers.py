@@ -72,6 +72,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not found: `{code, message, clause}`."},
     409: {"description": "Conflict: `{code, message, clause}`."},
     422: {"description": "The request does not match the schema: `{code, message, clause}`."},
+    503: {"description": "Key store, signing or database unavailable: `{code, message, clause}`."},
 }
 
 
