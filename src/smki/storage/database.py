@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +45,7 @@ class Database:
             _configure_sqlite(self.read_engine, immediate=False)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._writer = _WriterLock(_sqlite_file(url)) if self.is_sqlite else None
 
     @staticmethod
     def _ensure_sqlite_directory(url: str) -> None:
@@ -52,15 +56,16 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A write transaction: commits when the block ends normally, rolls back on any exception."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._writer.held() if self._writer is not None else _nothing():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -123,6 +128,8 @@ class Database:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
@@ -139,6 +146,66 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _sqlite_file(url: str) -> Path | None:
+    path = url.split("sqlite:///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:") or "sqlite:///" not in url:
+        return None
+    return Path(path)
+
+
+class _WriterLock:
+    """Queues this host's smki writers of one SQLite file before BEGIN IMMEDIATE.
+
+    SQLite lets a blocked writer poll with growing sleeps (up to 100 ms) until the lock is free; with
+    several busy writers (batch workers, the server) that wastes much of each wait. An exclusive
+    ``flock`` on ``<database>.writer`` (plus a thread lock, since flock does not exclude threads sharing
+    the descriptor) wakes the next writer as soon as the previous one commits. Re-entrant per thread.
+    Writers that are not smki still meet SQLite's own lock and busy timeout, as before.
+    """
+
+    def __init__(self, database: Path | None) -> None:
+        self._path = database.with_name(database.name + ".writer") if database is not None else None
+        self._thread_lock = threading.RLock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._path is None:
+                yield
+                return
+            if self._depth == 0:
+                fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (it is opened again by the next write)."""
+        with self._thread_lock:
+            if self._fd is not None and self._depth == 0:
+                os.close(self._fd)
+                self._fd = None
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own description
+            assert self._path is not None
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
 
 def _redact(url: str) -> str:
