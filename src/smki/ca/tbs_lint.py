@@ -102,7 +102,7 @@ class TemplateValues:
         point = public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return cls(serial.to_bytes(16, "big"), point, builders.key_identifier(public_key), entity_id.value)
+        return cls(serial.to_bytes(16, "big"), point, builders.point_key_identifier(point), entity_id.value)
 
     def parts(self) -> tuple[bytes, bytes, bytes, bytes]:
         return (self.serial, self.point, self.key_id, self.eui)

@@ -91,6 +91,11 @@ def key_identifier(public_key: ec.EllipticCurvePublicKey) -> bytes:
     point = _p256(public_key).public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
+    return point_key_identifier(point)
+
+
+def point_key_identifier(point: bytes) -> bytes:
+    """:func:`key_identifier` of a 65-octet uncompressed point already at hand."""
     digest = hashlib.sha1(point, usedforsecurity=False).digest()
     return bytes([0x40 | (digest[12] & 0x0F)]) + digest[13:20]
 
