@@ -297,3 +297,87 @@ def test_change_sequence_of_a_batch_is_increasing_and_matches_the_audit_log(
     for v in views:
         entry = audit.log.entries_for(database, "certificate", v.serial_hex)[-1]
         assert entry.seq == v.change_seq and entry.action == "ca.certificate_issued"
+
+
+def _fill_for_plans(db: Database, rows: int, now: datetime) -> tuple[set[str], set[str]]:
+    """Bulk rows valid now, with every 500th expired and every 700th not yet valid; ANALYZE after."""
+    import sqlalchemy as sa
+
+    from smki.storage.ca_tables import CertificateRecord
+
+    expired: set[str] = set()
+    pending: set[str] = set()
+    values = []
+    for i in range(rows):
+        serial = f"{(1 << 120) + i:032X}"
+        not_before, not_after = now - timedelta(days=1), now + timedelta(days=3650)
+        if i % 500 == 0:
+            not_before, not_after = now - timedelta(days=3660), now - timedelta(days=10)
+            expired.add(serial)
+        elif i % 700 == 0:
+            not_before = now + timedelta(days=5)
+            pending.add(serial)
+        values.append(
+            {
+                "serial_hex": serial,
+                "issuer_name": "E357",
+                "kind": "device",
+                "hierarchy": "device",
+                "entity_id": f"{0x00DB000000000000 + i:016X}",
+                "key_usage": "digitalSignature",
+                "subject_der": b"\x30\x00",
+                "not_before": not_before,
+                "not_after": not_after,
+                "status": "I",
+                "public_key_sha256": f"{i:064x}",
+                "der": b"\x30\x00",
+                "issued_at": now,
+            }
+        )
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(CertificateRecord), values)
+        conn.exec_driver_sql("ANALYZE")
+    return expired, pending
+
+
+@pytest.mark.parametrize(
+    ("status", "index"),
+    [
+        (CertificateStatus.EXPIRED, "ix_certificates_not_after"),
+        (CertificateStatus.PENDING, "ix_certificates_not_before"),
+    ],
+)
+def test_sqlite_search_by_status_e_or_p_uses_the_date_index_not_a_table_scan(
+    tmp_path: Path, status: CertificateStatus, index: str
+) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
+    db.upgrade()
+    now = datetime.now(UTC).replace(microsecond=0)
+    expired, pending = _fill_for_plans(db, 20_000, now)
+    statements: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "FROM certificates" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(db.read_engine, "before_cursor_execute", capture)
+    try:
+        first = repository.search(db, status=status, now=now, limit=10)
+        rest = repository.search(db, status=status, now=now, limit=100, after=first.next_after)
+    finally:
+        sa.event.remove(db.read_engine, "before_cursor_execute", capture)
+    wanted = expired if status is CertificateStatus.EXPIRED else pending
+    found = [v.serial_hex for v in (*first.items, *rest.items)]
+    assert found == sorted(wanted) and rest.next_after is None  # every one, in id order, no repeats
+
+    assert len(statements) == 2
+    with db.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = [
+                str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            ]
+            assert any(index in step for step in plan), plan
+            assert not any(step.startswith("SCAN certificates") for step in plan), plan
+    db.dispose()
