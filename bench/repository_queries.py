@@ -29,6 +29,17 @@ from smki.model import CertificateStatus, EntityId, KeyUsage
 from smki.storage import Database
 
 BATCH = 20000
+EUI_BASE = 0x00DB000000000000
+
+
+def eui_of(i: int) -> str:
+    """The EUI-64 (16 upper-case hex digits) of row ``i``: rows 2k and 2k+1 share EUI-64 ``EUI_BASE + k``."""
+    return f"{EUI_BASE + i // 2:016X}"
+
+
+def serial_of(i: int) -> str:
+    """The serial (upper-case hex) of row ``i``."""
+    return f"{(1 << 120) + i * 7919:032X}"
 
 
 def fill(db: Database, rows: int) -> tuple[list[str], list[str]]:
@@ -48,8 +59,8 @@ def fill(db: Database, rows: int) -> tuple[list[str], list[str]]:
             values = []
             for i in range(start, min(rows, start + BATCH)):
                 organisation = i % 100 == 0
-                eui = f"{0x00DB000000000000 + i // 2:016X}"
-                serial = f"{(1 << 120) + i * 7919:032X}"
+                eui = eui_of(i)
+                serial = serial_of(i)
                 values.append(
                     {
                         "serial_hex": serial,
