@@ -38,6 +38,7 @@ from smki.policy.parties import Party
 from smki.policy.subscribers import SubscriberStatus, require_authorised
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.validity import VALIDITY_RULES, default_not_after, spans_years
+from smki.ra.key_guard import KeyClaim, key_guard
 from smki.ra.parties import load_parties
 from smki.storage import Database, ra_store
 
@@ -180,9 +181,7 @@ class RegistrationAuthority:
     def submit_many(self, requests: Sequence[CertificateRequest], *, actor: str) -> list[IssuedCertificate]:
         """Check a batch and issue all of it, or raise the first refusal (naming its position)."""
         if self.cas is None:
-            raise SmkiError(
-                "ra.no_ca", "This Registration Authority was opened without its CAs: it can only check."
-            )
+            raise _no_ca()
         outcomes = self.check_many(requests)
         for index, outcome in enumerate(outcomes):
             if isinstance(outcome, SmkiError):
@@ -193,8 +192,24 @@ class RegistrationAuthority:
                         outcome.clause,
                     )
                 raise outcome
-        decisions = [o for o in outcomes if isinstance(o, Decision)]
-        return self.cas.issue_many([d.issue_request for d in decisions], actor=actor)
+        return self.issue([o for o in outcomes if isinstance(o, Decision)], actor=actor)
+
+    def issue(self, decisions: Sequence[Decision], *, actor: str) -> list[IssuedCertificate]:
+        """Issue accepted requests through the CA, all or nothing.
+
+        The duplicate-key rule is applied again inside the transaction that stores the certificates
+        (``smki.ra.key_guard``): a key decided as new that another request has had certified since the
+        check is refused there (``csr.duplicate_public_key``), and nothing of the batch is released.
+        """
+        if self.cas is None:
+            raise _no_ca()
+        claims = [
+            KeyClaim.decided(d.facts.kind, d.facts.public_key_sha256, d.key_decision, d.approvals)
+            for d in decisions
+        ]
+        return self.cas.issue_many(
+            [d.issue_request for d in decisions], actor=actor, on_stored=key_guard(claims)
+        )
 
     # -- the pipeline ----------------------------------------------------------------------------------
 
@@ -352,6 +367,10 @@ class RegistrationAuthority:
                 rule.clause,
             )
         return approved_end, approval.reference
+
+
+def _no_ca() -> SmkiError:
+    return SmkiError("ra.no_ca", "This Registration Authority was opened without its CAs: it can only check.")
 
 
 def _holder(context: _Context, entity_id: EntityId) -> Party | None:

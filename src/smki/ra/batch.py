@@ -13,8 +13,11 @@ boundary). A chunk is done in two steps so that a key appearing twice in the bat
 1. *check* (worker): ``check_many`` on the chunk; the accepted requests come back with their key digest.
 2. the parent takes chunks in order and refuses an accepted request whose key an earlier chunk of the
    batch already had accepted (L11.4, through ``policy.csr.check_duplicate_key``);
-3. *issue* (worker): ``issue_many`` on the rest of the chunk. Should the CA refuse one of them (pre-issuance
-   lint), the chunk is issued again one request at a time so that only that request fails.
+3. *issue* (worker): ``issue_many`` on the rest of the chunk, with the RA's duplicate-key guard
+   (``smki.ra.key_guard``): inside the storing transaction, under the per-hierarchy lock, a key decided as
+   new that another batch, worker or process has had certified since step 1 is refused (L11.4). Should
+   the CA or the guard refuse one of them, the chunk is issued again one request at a time so that only
+   that request fails.
 
 Results stream in input order; at most ``2 * workers`` chunks are in flight, so memory does not grow with
 the batch (the parent keeps the key digests accepted so far, 32 bytes each, for step 2).
@@ -41,6 +44,7 @@ from smki.policy.csr import check_duplicate_key
 from smki.policy.eligibility import DeviceType
 from smki.profiles.environment import PkiEnvironment
 from smki.ra.authority import CertificateRequest, Decision, RegistrationAuthority
+from smki.ra.key_guard import KeyClaim, key_guard
 from smki.ra.parties import load_parties
 from smki.storage import Database
 
@@ -57,7 +61,8 @@ class BatchItemResult:
 
 
 # What crosses the process boundary: plain values only (no key objects, no key bytes of any CA).
-_Accepted = tuple[int, str, str, tuple[Any, ...]]  # (index, hierarchy, key sha256, issue fields)
+# (index, hierarchy, key sha256, issue fields, re-use of a certified key allowed)
+_Accepted = tuple[int, str, str, tuple[Any, ...], bool]
 _Refused = tuple[int, dict[str, str | None]]
 
 
@@ -132,7 +137,7 @@ class BatchIssuer:
                     accepted, refused = _result(check_future)
                     keep: list[_Accepted] = []
                     for item in accepted:
-                        index, hierarchy, digest, fields = item
+                        index, hierarchy, digest, fields, _ = item
                         key = bytes.fromhex(digest)
                         if key in accepted_keys[hierarchy]:
                             try:
@@ -244,8 +249,16 @@ def _check_chunk(
         if isinstance(outcome, SmkiError):
             refused.append((index, outcome.as_dict()))
             continue
+        facts = outcome.facts
+        claim = KeyClaim.decided(facts.kind, facts.public_key_sha256, outcome.key_decision, outcome.approvals)
         accepted.append(
-            (index, outcome.facts.kind.hierarchy.value, outcome.facts.public_key_sha256, _fields(outcome))
+            (
+                index,
+                facts.kind.hierarchy.value,
+                facts.public_key_sha256,
+                _fields(outcome),
+                claim.reuse_allowed,
+            )
         )
     return accepted, refused
 
@@ -287,16 +300,18 @@ def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
     cas: CertificateAuthorities = _worker["cas"]
     if not items:
         return []
-    requests = [_request(fields) for _, _, _, fields in items]
+    requests = [_request(fields) for _, _, _, fields, _ in items]
+    # L11.4 again in the storing transaction: another batch or process may have certified a key since.
+    claims = [KeyClaim(CertificateKind(fields[0]), digest, reuse) for _, _, digest, fields, reuse in items]
     try:
-        issued = cas.issue_many(requests, actor=actor)
+        issued = cas.issue_many(requests, actor=actor, on_stored=key_guard(claims))
     except SmkiError:
-        # One of them was refused by the CA (nothing of the chunk was released): issue one by one so that
-        # only the refused request fails.
+        # One of them was refused by the CA or the duplicate-key guard (nothing of the chunk was released):
+        # issue one by one so that only the refused request fails.
         out: list[_Outcome] = []
-        for (index, _, _, _), request in zip(items, requests, strict=True):
+        for (index, *_), request, claim in zip(items, requests, claims, strict=True):
             try:
-                one = cas.issue_many([request], actor=actor)[0]
+                one = cas.issue_many([request], actor=actor, on_stored=key_guard([claim]))[0]
             except SmkiError as exc:
                 out.append((index, False, None, None, exc.as_dict()))
                 continue
@@ -304,7 +319,7 @@ def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
         return out
     return [
         (index, True, cert.serial_hex, cert.der, None)
-        for (index, _, _, _), cert in zip(items, issued, strict=True)
+        for (index, *_), cert in zip(items, issued, strict=True)
     ]
 
 

@@ -5,10 +5,10 @@ Every function runs in the caller's session (the caller's transaction); none com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from smki.storage.ca_tables import CertificateRecord
@@ -168,17 +168,51 @@ def save_subscriber(session: Session, record: SubscriberRecord) -> None:
 # --- certificates, as the RA needs them ------------------------------------------------------------------
 
 
-def public_keys_in_family(session: Session, public_key_sha256s: Sequence[str], hierarchy: str) -> set[str]:
-    """Which of these keys (hex SHA-256 of the SPKI) a certificate of the hierarchy already has (L11.4)."""
+def public_keys_in_family(
+    session: Session,
+    public_key_sha256s: Sequence[str],
+    hierarchy: str,
+    *,
+    excluding_certificate_ids: Collection[int] = (),
+) -> set[str]:
+    """Which of these keys (hex SHA-256 of the SPKI) a certificate of the hierarchy already has (L11.4).
+
+    Certificates whose id is in ``excluding_certificate_ids`` (those being stored in the caller's
+    transaction) do not count.
+    """
     keys = sorted(set(public_key_sha256s))
+    excluded = set(excluding_certificate_ids)
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        stmt = select(CertificateRecord.public_key_sha256).where(
+        stmt = select(CertificateRecord.public_key_sha256, CertificateRecord.id).where(
             CertificateRecord.hierarchy == hierarchy, CertificateRecord.public_key_sha256.in_(chunk)
         )
-        found.update(session.execute(stmt).scalars())
+        found.update(key for key, certificate_id in session.execute(stmt) if certificate_id not in excluded)
     return found
+
+
+# pg_advisory_xact_lock(namespace, hierarchy): the namespace is "SMKI" as a 32-bit integer, the second key
+# a fixed number per hierarchy (never hash(), which differs between processes).
+_KEY_LOCK_NAMESPACE = int.from_bytes(b"SMKI", "big")
+_KEY_LOCK_IDS = {"organisation": 1, "device": 2, "iki": 3}
+
+
+def lock_key_families(session: Session, hierarchies: Iterable[str]) -> None:
+    """Serialise, until the caller's transaction ends, every L11.4 re-check of these hierarchies' keys.
+
+    PostgreSQL: a transaction-scoped advisory lock per hierarchy, taken in a fixed order (no deadlock
+    between two transactions storing several hierarchies). SQLite: nothing to do, the write transaction
+    (``Database.session``, BEGIN IMMEDIATE) already excludes every other writer. Call it in a write
+    transaction only.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for hierarchy in sorted(set(hierarchies), key=lambda h: _KEY_LOCK_IDS[h]):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :hierarchy)"),
+            {"namespace": _KEY_LOCK_NAMESPACE, "hierarchy": _KEY_LOCK_IDS[hierarchy]},
+        )
 
 
 def certificates_of_subscriber(
