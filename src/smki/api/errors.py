@@ -53,6 +53,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "revocation.already_revoked": 409,
     "crl.concurrent_publish": 409,
     "csr.key_file_exists": 409,
+    "party.concurrent_change": 409,
     # 400: an argument that cannot be used.
     "batch.chunk_size": 400,
     "init.env_missing": 400,

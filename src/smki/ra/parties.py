@@ -6,20 +6,41 @@ that another person already holds, and is audited in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smki import audit
-from smki.model import EntityId, InvalidInput, PolicyRefusal
+from smki.model import EntityId, InvalidInput, PolicyRefusal, SmkiError
 from smki.policy.parties import Licence, Party, PartyIdentifier, PartyType, UserRole, check_party
 from smki.storage import Database, ra_store
 from smki.storage.ra_tables import PartyIdentifierRecord, PartyRecord
 
+_Changed = TypeVar("_Changed")
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def _checked_again_on_conflict(change: Callable[[], _Changed]) -> _Changed:
+    """Run a change to the register; when a concurrent one committed the same row between its checks and
+    its insert (a UNIQUE constraint refuses it: PostgreSQL, where writers are not serialised), run it once
+    more, so its checks now refuse it exactly as they refuse a sequential duplicate."""
+    try:
+        return change()
+    except IntegrityError:
+        pass
+    try:
+        return change()
+    except IntegrityError:
+        raise SmkiError(
+            "party.concurrent_change",
+            "Another change to the party register conflicted with this one twice; try again.",
+        ) from None
 
 
 def load_parties(session: Session, party_ids: Iterable[str]) -> dict[str, Party]:
@@ -75,6 +96,10 @@ def list_parties(db: Database) -> list[Party]:
 
 def register_party(db: Database, party: Party, *, actor: str) -> Party:
     """Register a person with its identifiers (and, for an RDP, its nominating Network Parties)."""
+    return _checked_again_on_conflict(lambda: _register_party(db, party, actor=actor))
+
+
+def _register_party(db: Database, party: Party, *, actor: str) -> Party:
     with db.session() as session:
         if ra_store.get_party(session, party.party_id) is not None:
             raise InvalidInput("party.exists", f"A party '{party.party_id}' is already registered.")
@@ -116,6 +141,10 @@ def register_party(db: Database, party: Party, *, actor: str) -> Party:
 
 def add_identifier(db: Database, party_id: str, identifier: PartyIdentifier, *, actor: str) -> Party:
     """Give a registered person another identifier (a User ID for a role, an RDP ID, a DCC ID)."""
+    return _checked_again_on_conflict(lambda: _add_identifier_to(db, party_id, identifier, actor=actor))
+
+
+def _add_identifier_to(db: Database, party_id: str, identifier: PartyIdentifier, *, actor: str) -> Party:
     with db.session() as session:
         party = load_party(session, party_id)
         updated = Party(
@@ -141,6 +170,10 @@ def add_identifier(db: Database, party_id: str, identifier: PartyIdentifier, *, 
 
 def nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -> Party:
     """Record one more Network Party's nomination of an RDP (L3.7)."""
+    return _checked_again_on_conflict(lambda: _nominate(db, rdp_id, network_party_id, actor=actor))
+
+
+def _nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -> Party:
     with db.session() as session:
         party = load_party(session, rdp_id)
         if network_party_id in party.nominated_by:
