@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -29,7 +30,14 @@ from sqlalchemy.orm import Session
 
 from smki import audit
 from smki.ca.crashpoints import crash_point
-from smki.ca.tbs_lint import CheckingSigner, TemplateCache, TemplateValues, candidate_der
+from smki.ca.tbs_lint import (
+    ECDSA_WITH_SHA256_ALGORITHM,
+    CheckingSigner,
+    ShapeKey,
+    TemplateCache,
+    TemplateValues,
+    candidate_der,
+)
 from smki.keys import KeyBackend
 from smki.model import (
     CertificateKind,
@@ -41,10 +49,11 @@ from smki.model import (
     SmkiError,
 )
 from smki.profiles import builders
+from smki.profiles.der import TAG_BIT_STRING, TAG_SEQUENCE, tlv
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import LintReport, lint
 from smki.profiles.lint_rules import Severity
-from smki.storage import Database, ca_store, repository_store
+from smki.storage import Database, ca_store
 
 # Appendix B 6.3.2(C): no OCA Private Key is used after the end of its certificate's Validity Period.
 # smki applies the same rule (and "not before it starts") to every CA key.
@@ -55,6 +64,9 @@ _THROWAWAY_SIGNATURE_CODES = frozenset({"sig.invalid", "sig.not_by_aki_key"})
 # A validity other than the policy's, which the builder accepts only with an SMKI PMA approval reference
 # (Appendix B 6.3.2(A)(i)); lint cannot see approvals, so with a reference these findings do not refuse.
 _APPROVED_VALIDITY_CODES = frozenset({"validity.too_long", "validity.too_short"})
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# A P-256 SubjectPublicKeyInfo before its 65-octet uncompressed point.
+_P256_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
 
 Clock = Callable[[], datetime]
 
@@ -132,9 +144,9 @@ class SigningAuthority:
     key_label: str
     certificate: x509.Certificate
 
-    @property
+    @cached_property
     def issuer(self) -> builders.IssuerInfo:
-        """What the profile builders need to name this CA as issuer."""
+        """What the profile builders need to name this CA as issuer (read once from its certificate)."""
         return builders.IssuerInfo.from_certificate(self.certificate)
 
 
@@ -171,6 +183,8 @@ class IssuanceCycle:
         self.clock = clock
         self._signers: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._templates = TemplateCache()
+        # What every Device Certificate of a linted template shape shares (notBefore, notAfter, subject).
+        self._device_shapes: dict[ShapeKey, tuple[datetime, datetime, bytes]] = {}
         # True: every signature is verified against the CA certificate before release. False (batch
         # issuance): the first signature of each key in each run is, which catches a wrong or broken key
         # (see docs/decisions.md).
@@ -189,14 +203,16 @@ class IssuanceCycle:
         serials, intent_ids = self._reserve(jobs, actor=actor, now=now)
         crash_point("reserved")
         self._templates.clear()
+        self._device_shapes.clear()
         verified: set[str] = set()
         try:
-            certificates = []
+            certificates: list[_Signed] = []
             for index, (job, serial) in enumerate(zip(jobs, serials, strict=True)):
-                builder = job.build(serial, now)
-                certificates.append(
-                    self._sign(job, builder, serial, index=index, batch=len(jobs), verified=verified)
-                )
+                signed = self._sign_from_template(job, serial, verified)
+                if signed is None:
+                    builder = job.build(serial, now)
+                    signed = self._sign(job, builder, serial, index=index, batch=len(jobs), verified=verified)
+                certificates.append(signed)
             crash_point("signed")
         except SmkiError as exc:
             self._abandon(intent_ids, serials, actor=actor, reason=f"{exc.code}: {exc.message}")
@@ -206,7 +222,13 @@ class IssuanceCycle:
             raise SmkiError(
                 "ca.build_failed", f"The certificate could not be built or signed: {exc}."
             ) from None
-        return self._store(jobs, certificates, intent_ids, actor=actor, on_stored=on_stored)
+        try:
+            return self._store(jobs, certificates, intent_ids, actor=actor, on_stored=on_stored)
+        except SmkiError as exc:
+            # Refused inside the storing transaction (e.g. the RA's L11.4 re-check in ``on_stored``): it
+            # rolled back, so nothing was stored or released; the serials are marked abandoned, never reused.
+            self._abandon(intent_ids, serials, actor=actor, reason=f"{exc.code}: {exc.message}")
+            raise
 
     # -- step 1 -------------------------------------------------------------------------------------------
     def _reserve(
@@ -243,10 +265,11 @@ class IssuanceCycle:
     # -- steps 2 and 3 -------------------------------------------------------------------------------------
     def _lint_tbs(self, job: CertificateJob, tbs: bytes, serial: int, *, index: int, batch: int) -> None:
         """Lint the exact TBSCertificate about to be signed; raise before the CA key signs a bad one."""
-        values = shape = None
-        if job.kind is CertificateKind.DEVICE and job.public_key is not None and job.entity_id is not None:
+        values = None
+        shape = _device_shape(job)
+        if shape is not None:
+            assert job.public_key is not None and job.entity_id is not None
             values = TemplateValues.of(serial, job.public_key, job.entity_id)
-            shape = (job.kind, job.key_usage, job.issuer_name)
             if self._templates.matches(shape, tbs, values):
                 return
         report = lint(candidate_der(tbs), self.env, issuer=job.signer_certificate)
@@ -264,6 +287,13 @@ class IssuanceCycle:
         if shape is not None and values is not None:
             self._templates.learn(shape, tbs, values)
 
+    def _signer(self, key_label: str) -> ec.EllipticCurvePrivateKey:
+        signer = self._signers.get(key_label)
+        if signer is None:
+            signer = self.keys.signer(key_label)
+            self._signers[key_label] = signer
+        return signer
+
     def _sign(
         self,
         job: CertificateJob,
@@ -273,87 +303,88 @@ class IssuanceCycle:
         index: int,
         batch: int,
         verified: set[str],
-    ) -> x509.Certificate:
-        signer = self._signers.get(job.key_label)
-        if signer is None:
-            signer = self.keys.signer(job.key_label)
-            self._signers[job.key_label] = signer
+    ) -> _Signed:
+        signer = self._signer(job.key_label)
 
         def check(tbs: bytes) -> None:
             self._lint_tbs(job, tbs, serial, index=index, batch=batch)
             crash_point("linted")
 
         certificate = builder.sign(CheckingSigner(signer, check), hashes.SHA256())
-        if not self.verify_every_signature and job.key_label in verified:
-            return certificate
-        issuer_certificate = job.signer_certificate or certificate
-        try:
-            certificate.verify_directly_issued_by(issuer_certificate)
-        except (ValueError, TypeError, InvalidSignature):
-            raise SmkiError(
-                "ca.bad_signature",
-                f"The key {job.key_label!r} produced a signature that does not verify against the "
-                f"certificate of CA {job.issuer_name}; nothing was released.",
-            ) from None
-        verified.add(job.key_label)
-        return certificate
+        if self.verify_every_signature or job.key_label not in verified:
+            issuer_certificate = job.signer_certificate or certificate
+            try:
+                certificate.verify_directly_issued_by(issuer_certificate)
+            except (ValueError, TypeError, InvalidSignature):
+                raise _bad_signature(job) from None
+            verified.add(job.key_label)
+        public_key = certificate.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        signed = _Signed(
+            serial=certificate.serial_number,
+            der=certificate.public_bytes(serialization.Encoding.DER),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            subject_der=certificate.subject.public_bytes(),
+            public_key_sha256=spki_sha256(public_key),
+        )
+        shape = _device_shape(job)
+        if shape is not None and self._templates.has(shape) and shape not in self._device_shapes:
+            self._device_shapes[shape] = (signed.not_before, signed.not_after, signed.subject_der)
+        return signed
+
+    def _sign_from_template(self, job: CertificateJob, serial: int, verified: set[str]) -> _Signed | None:
+        """Sign a Device Certificate whose TBS is its shape's linted template with this request's values.
+
+        The bytes are exactly those the builder would make and the template check would accept (see
+        ``tbs_lint``), so building and checking them again is skipped. None: no template yet (build it).
+        """
+        shape = _device_shape(job)
+        common = self._device_shapes.get(shape) if shape is not None else None
+        if shape is None or common is None or not builders.is_smki_serial(serial):
+            return None
+        assert job.public_key is not None and job.entity_id is not None
+        values = TemplateValues.of(serial, job.public_key, job.entity_id)
+        tbs = self._templates.fill(shape, values)
+        if tbs is None:
+            return None
+        crash_point("linted")
+        signature = self._signer(job.key_label).sign(tbs, _ECDSA_SHA256)
+        if self.verify_every_signature or job.key_label not in verified:
+            assert job.signer_certificate is not None  # a Device Certificate has an Issuing DCA
+            ca_key = job.signer_certificate.public_key()
+            try:
+                assert isinstance(ca_key, ec.EllipticCurvePublicKey)
+                ca_key.verify(signature, tbs, _ECDSA_SHA256)
+            except (AssertionError, InvalidSignature):
+                raise _bad_signature(job) from None
+            verified.add(job.key_label)
+        der = tlv(TAG_SEQUENCE, tbs + ECDSA_WITH_SHA256_ALGORITHM + tlv(TAG_BIT_STRING, b"\x00" + signature))
+        not_before, not_after, subject_der = common
+        return _Signed(
+            serial=serial,
+            der=der,
+            not_before=not_before,
+            not_after=not_after,
+            subject_der=subject_der,
+            public_key_sha256=hashlib.sha256(_P256_SPKI_HEADER + values.point).hexdigest(),
+        )
 
     # -- step 4 -------------------------------------------------------------------------------------------
     def _store(
         self,
         jobs: Sequence[CertificateJob],
-        certificates: Sequence[x509.Certificate],
+        certificates: Sequence[_Signed],
         intent_ids: Sequence[int],
         *,
         actor: str,
         on_stored: StoredHook | None,
     ) -> list[IssuedCertificate]:
         issued_at = self.clock()
-        rows: list[dict[str, object]] = []
-        issued: list[IssuedCertificate] = []
-        for job, cert, intent_id in zip(jobs, certificates, intent_ids, strict=True):
-            public_key = cert.public_key()
-            assert isinstance(public_key, ec.EllipticCurvePublicKey)
-            item = IssuedCertificate(
-                serial=cert.serial_number,
-                serial_hex=serial_hex(cert.serial_number),
-                kind=job.kind,
-                der=cert.public_bytes(serialization.Encoding.DER),
-                issuer_name=job.issuer_name,
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                public_key_sha256=spki_sha256(public_key),
-                key_usage=job.key_usage,
-                entity_id=job.entity_id,
-                role=job.role,
-                subscriber=job.subscriber,
-            )
-            issued.append(item)
-            rows.append(
-                {
-                    "serial_hex": item.serial_hex,
-                    "issuer_name": item.issuer_name,
-                    "kind": item.kind.value,
-                    "hierarchy": item.kind.hierarchy.value,
-                    "role_code": item.role.code if item.role is not None else None,
-                    "entity_id": item.entity_id.compact if item.entity_id is not None else None,
-                    "key_usage": item.key_usage.value,
-                    "subject_der": cert.subject.public_bytes(),
-                    "not_before": item.not_before,
-                    "not_after": item.not_after,
-                    "status": CertificateStatus.IN_USE.value,
-                    "public_key_sha256": item.public_key_sha256,
-                    "der": item.der,
-                    "subscriber": item.subscriber,
-                    "issued_at": issued_at,
-                    "intent_id": intent_id,
-                }
-            )
+        hexes = [serial_hex(cert.serial) for cert in certificates]
         with self.db.session() as session:
-            ids = ca_store.add_certificates(session, rows)
-            ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
-            issued = [_with_id(item, cid) for item, cid in zip(issued, ids, strict=True)]
-            changes: list[tuple[int, int]] = []
+            # The audit entries come first: their sequence numbers order changes for incremental
+            # repository extracts, and go into each certificate row as it is inserted.
             entries = audit.record_many(
                 session,
                 [
@@ -361,26 +392,68 @@ class IssuanceCycle:
                         actor=actor,
                         action="ca.certificate_issued",
                         object_type="certificate",
-                        object_id=item.serial_hex,
+                        object_id=hex_,
                         details={
-                            "kind": item.kind.value,
-                            "issuer": item.issuer_name,
-                            "subscriber": item.subscriber,
-                            "entity_id": item.entity_id.dashed if item.entity_id else None,
-                            "role": item.role.code if item.role else None,
-                            "key_usage": item.key_usage.value,
-                            "not_before": item.not_before.isoformat(),
-                            "not_after": item.not_after.isoformat(),
-                            "public_key_sha256": item.public_key_sha256,
+                            "kind": job.kind.value,
+                            "issuer": job.issuer_name,
+                            "subscriber": job.subscriber,
+                            "entity_id": job.entity_id.dashed if job.entity_id else None,
+                            "role": job.role.code if job.role else None,
+                            "key_usage": job.key_usage.value,
+                            "not_before": cert.not_before.isoformat(),
+                            "not_after": cert.not_after.isoformat(),
+                            "public_key_sha256": cert.public_key_sha256,
                             "approval_reference": job.approval_reference,
                         },
                     )
-                    for item, job in zip(issued, jobs, strict=True)
+                    for job, cert, hex_ in zip(jobs, certificates, hexes, strict=True)
                 ],
             )
-            changes.extend((cid, entry.seq) for cid, entry in zip(ids, entries, strict=True))
-            # The audit sequence orders changes for incremental repository extracts.
-            repository_store.set_changes(session, changes, at=issued_at)
+            rows: list[dict[str, object]] = [
+                {
+                    "serial_hex": hex_,
+                    "issuer_name": job.issuer_name,
+                    "kind": job.kind.value,
+                    "hierarchy": job.kind.hierarchy.value,
+                    "role_code": job.role.code if job.role is not None else None,
+                    "entity_id": job.entity_id.compact if job.entity_id is not None else None,
+                    "key_usage": job.key_usage.value,
+                    "subject_der": cert.subject_der,
+                    "not_before": cert.not_before,
+                    "not_after": cert.not_after,
+                    "status": CertificateStatus.IN_USE.value,
+                    "public_key_sha256": cert.public_key_sha256,
+                    "der": cert.der,
+                    "subscriber": job.subscriber,
+                    "issued_at": issued_at,
+                    "intent_id": intent_id,
+                    "change_seq": entry.seq,
+                    "changed_at": issued_at,
+                }
+                for job, cert, hex_, intent_id, entry in zip(
+                    jobs, certificates, hexes, intent_ids, entries, strict=True
+                )
+            ]
+            ids = ca_store.add_certificates(session, rows)
+            ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
+            issued = [
+                IssuedCertificate(
+                    serial=cert.serial,
+                    serial_hex=hex_,
+                    kind=job.kind,
+                    der=cert.der,
+                    issuer_name=job.issuer_name,
+                    not_before=cert.not_before,
+                    not_after=cert.not_after,
+                    public_key_sha256=cert.public_key_sha256,
+                    key_usage=job.key_usage,
+                    entity_id=job.entity_id,
+                    role=job.role,
+                    subscriber=job.subscriber,
+                    certificate_id=cid,
+                )
+                for job, cert, hex_, cid in zip(jobs, certificates, hexes, ids, strict=True)
+            ]
             if on_stored is not None:
                 on_stored(session, issued)
             crash_point("storing")
@@ -429,7 +502,28 @@ def lint_failures(report: LintReport, *, approved_validity: bool = False) -> lis
     ]
 
 
-def _with_id(item: IssuedCertificate, certificate_id: int) -> IssuedCertificate:
-    from dataclasses import replace
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A signed certificate not yet stored: what the repository row needs besides the job."""
 
-    return replace(item, certificate_id=certificate_id)
+    serial: int
+    der: bytes
+    not_before: datetime
+    not_after: datetime
+    subject_der: bytes
+    public_key_sha256: str
+
+
+def _device_shape(job: CertificateJob) -> ShapeKey | None:
+    """The template shape of a Device Certificate job (None for every other kind)."""
+    if job.kind is not CertificateKind.DEVICE or job.public_key is None or job.entity_id is None:
+        return None
+    return (job.kind, job.key_usage, job.issuer_name)
+
+
+def _bad_signature(job: CertificateJob) -> SmkiError:
+    return SmkiError(
+        "ca.bad_signature",
+        f"The key {job.key_label!r} produced a signature that does not verify against the "
+        f"certificate of CA {job.issuer_name}; nothing was released.",
+    )

@@ -24,7 +24,7 @@ from smki.model import (
     SmiStatus,
     SmkiError,
 )
-from smki.policy.csr import CsrFacts, KeyDecision, check_duplicate_key, read_csr
+from smki.policy.csr import CsrFacts, DeviceCsrTemplates, KeyDecision, check_duplicate_key, read_csr
 from smki.policy.eligibility import (
     DccLiveSystems,
     DeviceType,
@@ -111,6 +111,8 @@ class RegistrationAuthority:
         self.env = env
         self.live_systems = live_systems or DccLiveSystems()
         self.clock = clock
+        # Conforming Device requests seen so far, as templates for reading the next ones quickly.
+        self._csr_templates = DeviceCsrTemplates()
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -159,7 +161,9 @@ class RegistrationAuthority:
         parsed: list[CsrFacts | SmkiError] = []
         for request in requests:
             try:
-                parsed.append(read_csr(request.csr, self.env, expected_kind=request.kind))
+                parsed.append(
+                    read_csr(request.csr, self.env, expected_kind=request.kind, templates=self._csr_templates)
+                )
             except SmkiError as exc:
                 parsed.append(exc)
         context = self._context(requests, parsed)
