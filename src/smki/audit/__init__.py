@@ -1,5 +1,25 @@
 """Append-only, hash-chained audit log: every state change writes one entry in its own transaction."""
 
-from smki.audit.log import AuditInput, AuditRecord, VerificationResult, record, record_many, verify
+from smki.audit.log import (
+    AuditInput,
+    AuditRecord,
+    PreparedEntry,
+    VerificationResult,
+    prepare_many,
+    record,
+    record_many,
+    record_prepared,
+    verify,
+)
 
-__all__ = ["AuditInput", "AuditRecord", "VerificationResult", "record", "record_many", "verify"]
+__all__ = [
+    "AuditInput",
+    "AuditRecord",
+    "PreparedEntry",
+    "VerificationResult",
+    "prepare_many",
+    "record",
+    "record_many",
+    "record_prepared",
+    "verify",
+]

@@ -22,6 +22,10 @@ from smki.storage.audit_tables import AuditEntry
 from smki.storage.database import Database
 
 GENESIS_HASH = "0" * 64
+# The encoders of record/record_many's json.dumps calls, made once (json.dumps with options builds one
+# per call): details as canonical JSON, and entry_hash's list elements.
+_DETAILS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_STRING_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _SECRET_KEY = re.compile(r"pass(word|phrase)?|pin$|secret|private", re.IGNORECASE)
 
 
@@ -111,32 +115,54 @@ class AuditInput:
     details: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """An entry made ready outside the write transaction: details screened and serialised, and the
+    canonical JSON of its fields between the time and the previous hash (see :func:`entry_hash`)."""
+
+    item: AuditInput
+    details_json: str
+    middle: str
+
+
+def prepare_many(items: Sequence[AuditInput]) -> list[PreparedEntry]:
+    """Screen and serialise entries before the write transaction, so that the time the audit head is
+    locked is spent only on chaining and inserting."""
+    out: list[PreparedEntry] = []
+    for item in items:
+        _refuse_secrets(item.details)
+        details_json = _DETAILS_JSON.encode(item.details)
+        middle = ",".join(
+            _STRING_JSON.encode(part)
+            for part in (item.actor, item.action, item.object_type, item.object_id, details_json)
+        )
+        out.append(PreparedEntry(item, details_json, middle))
+    return out
+
+
 def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditRecord]:
     """Append one entry per item, chained in order, in the caller's transaction: the head is locked once
     and the entries are inserted in one statement (a batch's per-certificate entries)."""
-    if not items:
+    return record_prepared(session, prepare_many(items))
+
+
+def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list[AuditRecord]:
+    """:func:`record_many` for entries already made ready by :func:`prepare_many`."""
+    if not prepared:
         return []
     head = audit_store.lock_head(session)
     seq, prev = head.last_seq, head.last_hash
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at_json = json.dumps(at)
     rows: list[dict[str, Any]] = []
     out: list[AuditRecord] = []
-    for item in items:
-        _refuse_secrets(item.details)
-        details_json = json.dumps(
-            item.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        )
+    for entry in prepared:
+        item = entry.item
         seq += 1
-        digest = entry_hash(
-            seq=seq,
-            at=at,
-            actor=item.actor,
-            action=item.action,
-            object_type=item.object_type,
-            object_id=item.object_id,
-            details=details_json,
-            prev_hash=prev,
-        )
+        # Byte for byte json.dumps([seq, at, actor, action, object_type, object_id, details, prev_hash])
+        # with entry_hash's separators: list elements are encoded independently.
+        canonical = f"[{seq},{at_json},{entry.middle},{json.dumps(prev)}]"
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         rows.append(
             {
                 "seq": seq,
@@ -145,7 +171,7 @@ def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditReco
                 "action": item.action,
                 "object_type": item.object_type,
                 "object_id": item.object_id,
-                "details": details_json,
+                "details": entry.details_json,
                 "prev_hash": prev,
                 "entry_hash": digest,
             }

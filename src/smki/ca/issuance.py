@@ -382,58 +382,60 @@ class IssuanceCycle:
     ) -> list[IssuedCertificate]:
         issued_at = self.clock()
         hexes = [serial_hex(cert.serial) for cert in certificates]
+        # Everything that needs no lock is made ready before the write transaction (on SQLite its lock
+        # serialises every writer): the audit entries' JSON and the certificate rows.
+        prepared = audit.prepare_many(
+            [
+                audit.AuditInput(
+                    actor=actor,
+                    action="ca.certificate_issued",
+                    object_type="certificate",
+                    object_id=hex_,
+                    details={
+                        "kind": job.kind.value,
+                        "issuer": job.issuer_name,
+                        "subscriber": job.subscriber,
+                        "entity_id": job.entity_id.dashed if job.entity_id else None,
+                        "role": job.role.code if job.role else None,
+                        "key_usage": job.key_usage.value,
+                        "not_before": cert.not_before.isoformat(),
+                        "not_after": cert.not_after.isoformat(),
+                        "public_key_sha256": cert.public_key_sha256,
+                        "approval_reference": job.approval_reference,
+                    },
+                )
+                for job, cert, hex_ in zip(jobs, certificates, hexes, strict=True)
+            ]
+        )
+        rows: list[dict[str, object]] = [
+            {
+                "serial_hex": hex_,
+                "issuer_name": job.issuer_name,
+                "kind": job.kind.value,
+                "hierarchy": job.kind.hierarchy.value,
+                "role_code": job.role.code if job.role is not None else None,
+                "entity_id": job.entity_id.compact if job.entity_id is not None else None,
+                "key_usage": job.key_usage.value,
+                "subject_der": cert.subject_der,
+                "not_before": cert.not_before,
+                "not_after": cert.not_after,
+                "status": CertificateStatus.IN_USE.value,
+                "public_key_sha256": cert.public_key_sha256,
+                "der": cert.der,
+                "subscriber": job.subscriber,
+                "issued_at": issued_at,
+                "intent_id": intent_id,
+                "change_seq": None,
+                "changed_at": issued_at,
+            }
+            for job, cert, hex_, intent_id in zip(jobs, certificates, hexes, intent_ids, strict=True)
+        ]
         with self.db.session() as session:
             # The audit entries come first: their sequence numbers order changes for incremental
             # repository extracts, and go into each certificate row as it is inserted.
-            entries = audit.record_many(
-                session,
-                [
-                    audit.AuditInput(
-                        actor=actor,
-                        action="ca.certificate_issued",
-                        object_type="certificate",
-                        object_id=hex_,
-                        details={
-                            "kind": job.kind.value,
-                            "issuer": job.issuer_name,
-                            "subscriber": job.subscriber,
-                            "entity_id": job.entity_id.dashed if job.entity_id else None,
-                            "role": job.role.code if job.role else None,
-                            "key_usage": job.key_usage.value,
-                            "not_before": cert.not_before.isoformat(),
-                            "not_after": cert.not_after.isoformat(),
-                            "public_key_sha256": cert.public_key_sha256,
-                            "approval_reference": job.approval_reference,
-                        },
-                    )
-                    for job, cert, hex_ in zip(jobs, certificates, hexes, strict=True)
-                ],
-            )
-            rows: list[dict[str, object]] = [
-                {
-                    "serial_hex": hex_,
-                    "issuer_name": job.issuer_name,
-                    "kind": job.kind.value,
-                    "hierarchy": job.kind.hierarchy.value,
-                    "role_code": job.role.code if job.role is not None else None,
-                    "entity_id": job.entity_id.compact if job.entity_id is not None else None,
-                    "key_usage": job.key_usage.value,
-                    "subject_der": cert.subject_der,
-                    "not_before": cert.not_before,
-                    "not_after": cert.not_after,
-                    "status": CertificateStatus.IN_USE.value,
-                    "public_key_sha256": cert.public_key_sha256,
-                    "der": cert.der,
-                    "subscriber": job.subscriber,
-                    "issued_at": issued_at,
-                    "intent_id": intent_id,
-                    "change_seq": entry.seq,
-                    "changed_at": issued_at,
-                }
-                for job, cert, hex_, intent_id, entry in zip(
-                    jobs, certificates, hexes, intent_ids, entries, strict=True
-                )
-            ]
+            entries = audit.record_prepared(session, prepared)
+            for row, entry in zip(rows, entries, strict=True):
+                row["change_seq"] = entry.seq
             ids = ca_store.add_certificates(session, rows)
             ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
             issued = [

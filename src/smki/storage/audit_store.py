@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smki.model.errors import SmkiError
+from smki.storage import bulk
 from smki.storage.audit_tables import AuditEntry, AuditHead
 
 
@@ -35,7 +36,7 @@ def append_many(session: Session, head: AuditHead, rows: Sequence[dict[str, Any]
     the last, in the caller's transaction."""
     if not rows:
         return
-    session.connection().execute(insert(AuditEntry), list(rows))
+    bulk.insert_rows(session, AuditEntry, rows)
     head.last_seq = int(rows[-1]["seq"])
     head.last_hash = str(rows[-1]["entry_hash"])
     session.flush()

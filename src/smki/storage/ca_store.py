@@ -14,6 +14,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smki.storage import bulk
 from smki.storage.ca_tables import (
     CertificateAuthorityRecord,
     CertificateRecord,
@@ -70,7 +71,7 @@ def reserve_serials(
         # executemany, then the ids by serial (unique): SQLite cannot return ordered ids from one batched
         # INSERT, and SQLAlchemy would fall back to one statement per row.
         # Core executemany (no ORM bulk bookkeeping per row), in the session's transaction.
-        session.connection().execute(insert(IssuanceIntent), rows)
+        bulk.insert_rows(session, IssuanceIntent, rows)
     except IntegrityError:
         raise SerialCollision() from None
     by_serial: dict[str, int] = {}
@@ -114,7 +115,7 @@ def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> lis
         return [int(i) for i in ids]
     # Every row names its (unique) intent: executemany, then the ids by intent in one query (SQLite cannot
     # return ordered ids from one batched INSERT, and SQLAlchemy would fall back to one statement per row).
-    session.connection().execute(insert(CertificateRecord), list(rows))
+    bulk.insert_rows(session, CertificateRecord, rows)
     intent_ids = [int(str(row["intent_id"])) for row in rows]
     found: dict[int, int] = {}
     for start in range(0, len(intent_ids), 500):
