@@ -8,7 +8,7 @@ from alembic import command
 
 from smki.storage import Database
 
-DROPPED = {"ix_certificates_entity_id", "ix_certificates_kind"}
+DROPPED = {"ix_certificates_entity_id", "ix_certificates_kind", "ix_certificates_public_key_sha256"}
 
 
 def certificate_indexes(db: Database) -> set[str]:

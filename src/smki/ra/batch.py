@@ -76,7 +76,7 @@ class BatchIssuer:
         env: PkiEnvironment,
         *,
         workers: int = 0,
-        chunk_size: int = 500,
+        chunk_size: int = 2000,
         key_backend: str | None = None,
     ) -> None:
         if chunk_size < 1:

@@ -14,6 +14,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smki.model import Hierarchy
 from smki.storage import bulk
 from smki.storage.ca_tables import (
     CertificateAuthorityRecord,
@@ -25,6 +26,9 @@ from smki.storage.ca_tables import (
 RESERVED = "reserved"
 SIGNED = "signed"
 ABANDONED = "abandoned"
+
+# The three PKI hierarchies (certificates.hierarchy values).
+HIERARCHIES = tuple(h.value for h in Hierarchy)
 
 
 class SerialCollision(Exception):
@@ -152,9 +156,11 @@ def certificates_with_public_key(
     session: Session, public_key_sha256: str, hierarchy: str | None = None
 ) -> list[CertificateRecord]:
     """Every certificate carrying the key (optionally within one hierarchy), oldest first."""
-    stmt = select(CertificateRecord).where(CertificateRecord.public_key_sha256 == public_key_sha256)
-    if hierarchy is not None:
-        stmt = stmt.where(CertificateRecord.hierarchy == hierarchy)
+    # Always through ix_certificates_hierarchy_public_key (the key alone is not indexed, see 0007).
+    hierarchies = [hierarchy] if hierarchy is not None else list(HIERARCHIES)
+    stmt = select(CertificateRecord).where(
+        CertificateRecord.hierarchy.in_(hierarchies), CertificateRecord.public_key_sha256 == public_key_sha256
+    )
     return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
 
 

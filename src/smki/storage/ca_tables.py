@@ -74,7 +74,7 @@ class CertificateRecord(Base):
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     status: Mapped[str] = mapped_column(String(1), nullable=False)
-    public_key_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    public_key_sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # indexed with hierarchy
     der: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     subscriber: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
