@@ -58,11 +58,7 @@ class CertificateKind(enum.Enum):
     @property
     def hierarchy(self) -> Hierarchy:
         """The hierarchy (and so the Certificate Policy) the kind belongs to."""
-        if self in (CertificateKind.ROOT_OCA, CertificateKind.ISSUING_OCA, CertificateKind.ORGANISATION):
-            return Hierarchy.ORGANISATION
-        if self in (CertificateKind.ROOT_DCA, CertificateKind.ISSUING_DCA, CertificateKind.DEVICE):
-            return Hierarchy.DEVICE
-        return Hierarchy.IKI
+        return _HIERARCHY_OF[self._value_]
 
     @property
     def is_ca(self) -> bool:
@@ -88,6 +84,20 @@ class CertificateKind(enum.Enum):
             "issuing-ica": "Issuing ICA Certificate",
             "iki": "IKI Certificate",
         }[self.value]
+
+
+# CertificateKind.hierarchy, by value (a dict lookup: it is asked several times per certificate).
+_HIERARCHY_OF: dict[str, Hierarchy] = {
+    "root-oca": Hierarchy.ORGANISATION,
+    "issuing-oca": Hierarchy.ORGANISATION,
+    "organisation": Hierarchy.ORGANISATION,
+    "root-dca": Hierarchy.DEVICE,
+    "issuing-dca": Hierarchy.DEVICE,
+    "device": Hierarchy.DEVICE,
+    "root-ica": Hierarchy.IKI,
+    "issuing-ica": Hierarchy.IKI,
+    "iki": Hierarchy.IKI,
+}
 
 
 class CertificateStatus(enum.Enum):

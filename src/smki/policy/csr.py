@@ -173,12 +173,14 @@ class DeviceCsrTemplates:
             if values is None:
                 continue
             point, eui = values
-            try:
-                key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + point)
-                key.verify(signature, info, _ECDSA_SHA256)
-            except (ValueError, InvalidSignature):
-                return None
             spki = _P256_SPKI_PREFIX + point
+            try:
+                key = serialization.load_der_public_key(spki)  # checks the point is on P-256
+                if not isinstance(key, ec.EllipticCurvePublicKey):
+                    return None
+                key.verify(signature, info, _ECDSA_SHA256)
+            except (ValueError, UnsupportedAlgorithm, InvalidSignature):
+                return None
             return CsrFacts(
                 CertificateKind.DEVICE,
                 der,

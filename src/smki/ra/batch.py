@@ -49,15 +49,20 @@ from smki.ra.parties import load_parties
 from smki.storage import Database
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BatchItemResult:
     """The outcome of one CSR of a batch: its certificate, or the refusal (``SmkiError.as_dict()``)."""
 
     index: int
     ok: bool
     serial_hex: str | None
-    pem: str | None
+    der: bytes | None
     error: dict[str, str | None] | None
+
+    @property
+    def pem(self) -> str | None:
+        """The certificate as PEM text (made when asked for)."""
+        return _pem(self.der) if self.der is not None else None
 
 
 # What crosses the process boundary: plain values only (no key objects, no key bytes of any CA).
@@ -165,7 +170,7 @@ class BatchIssuer:
                     outcomes[index] = (False, None, None, error)
                 for index in range(start, start + count):
                     ok, serial, der, error = outcomes[index]
-                    yield BatchItemResult(index, ok, serial, _pem(der) if der else None, error)
+                    yield BatchItemResult(index, ok, serial, der, error)
                 done += count
                 if progress is not None:
                     progress(done, total)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import LargeBinary, Table, insert, inspect
 from sqlalchemy.orm import Session
 
 from smki.storage.base import Base
@@ -29,16 +30,33 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
         connection.execute(insert(model), [dict(row) for row in rows])
         return
     table = cast(Table, inspect(model).local_table)
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    data: list[tuple[Any, ...]] = [tuple(row[name] for name in columns) for row in rows]
-    if any(p is not None for p in processors):
-        data = [
-            tuple(v if p is None or v is None else p(v) for v, p in zip(values, processors, strict=True))
-            for values in data
-        ]
+    getter = itemgetter(*columns)
+    data = [list(getter(row)) for row in rows] if len(columns) > 1 else [[row[columns[0]]] for row in rows]
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):
+            continue  # bytes are stored as a BLOB as they are
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            continue
+        # The rows of one batch share most dates (notBefore, issue time): each value is processed once.
+        done: dict[Any, Any] = {}
+        for values in data:
+            value = values[index]
+            if value is None:
+                continue
+            try:
+                key = (type(value), value)
+                out = done.get(key)
+            except TypeError:  # an unhashable value: processed as it is
+                values[index] = process(value)
+                continue
+            if out is None:
+                out = done[key] = process(value)
+            values[index] = out
     quote = dialect.identifier_preparer.quote
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    connection.exec_driver_sql(sql, data)
+    connection.exec_driver_sql(sql, [tuple(values) for values in data])
