@@ -161,7 +161,7 @@ def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list
         seq += 1
         # Byte for byte json.dumps([seq, at, actor, action, object_type, object_id, details, prev_hash])
         # with entry_hash's separators: list elements are encoded independently.
-        canonical = f"[{seq},{at_json},{entry.middle},{json.dumps(prev)}]"
+        canonical = f'[{seq},{at_json},{entry.middle},"{prev}"]'  # prev: 64 hex digits
         digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
         rows.append(
             {

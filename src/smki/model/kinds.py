@@ -8,6 +8,10 @@ import enum
 class KeyUsage(enum.Enum):
     """The single key usage an end-entity SMKI certificate carries, or the CA usage pair."""
 
+    # Members are singletons compared by identity: hash them by identity too (a C slot; Enum's own
+    # __hash__ is Python code, and these are dict keys several times per certificate).
+    __hash__ = object.__hash__
+
     DIGITAL_SIGNATURE = "digitalSignature"
     KEY_AGREEMENT = "keyAgreement"
     CERT_SIGN = "keyCertSign+cRLSign"
@@ -37,6 +41,10 @@ class KeyUsage(enum.Enum):
 class Hierarchy(enum.Enum):
     """The three SMKI certificate hierarchies, each with its Certificate Policy."""
 
+    # Members are singletons compared by identity: hash them by identity too (a C slot; Enum's own
+    # __hash__ is Python code, and these are dict keys several times per certificate).
+    __hash__ = object.__hash__
+
     ORGANISATION = "organisation"
     DEVICE = "device"
     IKI = "iki"
@@ -44,6 +52,10 @@ class Hierarchy(enum.Enum):
 
 class CertificateKind(enum.Enum):
     """Every type of certificate the SMKI issues."""
+
+    # Members are singletons compared by identity: hash them by identity too (a C slot; Enum's own
+    # __hash__ is Python code, and these are dict keys several times per certificate).
+    __hash__ = object.__hash__
 
     ROOT_OCA = "root-oca"
     ISSUING_OCA = "issuing-oca"
