@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
-    parser.add_argument("--chunk-size", type=int, default=2000)
+    parser.add_argument("--chunk-size", type=int, default=4000)
     parser.add_argument("--bound-seconds", type=float, default=3.0)
     args = parser.parse_args()
     print(machine())

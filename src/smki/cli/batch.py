@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         ),
         smi_status: str | None = typer.Option(None, "--smi-status", help="The Devices' SMI Status, if any."),
         workers: int = typer.Option(0, "--workers", help="Worker processes (0: one per core)."),
-        chunk_size: int = typer.Option(2000, "--chunk-size", help="CSRs per transaction."),
+        chunk_size: int = typer.Option(4000, "--chunk-size", help="CSRs per transaction."),
         out: Path | None = typer.Option(None, "--out", help="Write one JSON line per CSR here."),
         keys: str | None = typer.Option(
             None, "--keys", help="Where CA keys live: soft or pkcs11 (default: as init)."

@@ -81,7 +81,7 @@ class BatchIssuer:
         env: PkiEnvironment,
         *,
         workers: int = 0,
-        chunk_size: int = 2000,
+        chunk_size: int = 4000,
         key_backend: str | None = None,
     ) -> None:
         if chunk_size < 1:
