@@ -197,9 +197,9 @@ class IssuanceCycle:
         if not jobs:
             return []
         now = self.clock()
-        for job in jobs:
-            if job.signer_certificate is not None:
-                check_key_usable(job.issuer_name, job.signer_certificate, now)
+        for name, certificate in {j.issuer_name: j.signer_certificate for j in jobs}.items():
+            if certificate is not None:
+                check_key_usable(name, certificate, now)
         serials, intent_ids = self._reserve(jobs, actor=actor, now=now)
         crash_point("reserved")
         self._templates.clear()

@@ -9,7 +9,7 @@ batch to the CA, which issues it all or nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smki import governance
@@ -89,6 +89,11 @@ class _Context:
     statuses: dict[tuple[str, Hierarchy], SubscriberStatus]
     holders: dict[str, set[str]]
     keys_in_family: dict[Hierarchy, set[str]]
+    now: datetime  # the batch's notBefore (one clock reading per batch)
+    # Device eligibility (L3.16) depends only on who asks and the Device's type and SMI Status.
+    device_decisions: dict[tuple[str, DeviceType, SmiStatus | None], EligibilityDecision] = field(
+        default_factory=dict
+    )
 
 
 class RegistrationAuthority:
@@ -239,7 +244,7 @@ class RegistrationAuthority:
                 )
                 for h in Hierarchy
             }
-        return _Context(parties, statuses, holders, keys)
+        return _Context(parties, statuses, holders, keys, self.clock())
 
     def _decide(
         self, request: CertificateRequest, facts: CsrFacts, context: _Context, seen: dict[Hierarchy, set[str]]
@@ -272,7 +277,7 @@ class RegistrationAuthority:
                 public_key_sha256=facts.public_key_sha256,
             )
             approvals.append(reuse.reference)
-        not_before = self.clock()
+        not_before = context.now
         not_after, validity_reference = self._validity(request, facts, not_before, reuse)
         if validity_reference is not None and validity_reference not in approvals:
             approvals.append(validity_reference)
@@ -300,7 +305,12 @@ class RegistrationAuthority:
                     "A Device Certificate request must say which kind of Device it is for "
                     "(e.g. ESME, GSME, CHF).",
                 )
-            return check_device_eligibility(requester, request.device_type, request.smi_status)
+            key = (requester.party_id, request.device_type, request.smi_status)
+            known = context.device_decisions.get(key)
+            if known is None:
+                known = check_device_eligibility(requester, request.device_type, request.smi_status)
+                context.device_decisions[key] = known
+            return known
         holder = _holder(context, facts.entity_id)
         if facts.kind is CertificateKind.ORGANISATION:
             assert facts.role is not None
