@@ -13,7 +13,8 @@ boundary). A chunk is done in two steps so that a key appearing twice in the bat
 1. *check* (worker): ``check_many`` on the chunk; the accepted requests come back with their key digest.
 2. the parent takes chunks in order and refuses an accepted request whose key an earlier chunk of the
    batch already had accepted (L11.4, through ``policy.csr.check_duplicate_key``);
-3. *issue* (worker): ``issue_many`` on the rest of the chunk, with the RA's duplicate-key guard
+3. *issue* (the same worker, which kept the chunk's accepted requests from step 1): ``issue_many`` on
+   the rest of the chunk, with the RA's duplicate-key guard
    (``smki.ra.key_guard``): inside the storing transaction, under the per-hierarchy lock, a key decided as
    new that another batch, worker or process has had certified since step 1 is refused (L11.4). Should
    the CA or the guard refuse one of them, the chunk is issued again one request at a time so that only
@@ -116,12 +117,21 @@ class BatchIssuer:
         accepted_keys: dict[str, set[bytes]] = {h.value: set() for h in Hierarchy}
         depth = 2 * self.workers
         context = get_context("spawn")
-        pool = ProcessPoolExecutor(
-            self.workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(self.db.url, self.db.connect_args, str(self.home), self.env, self.key_backend),
-        )
+        # One single-process executor per worker: a chunk is checked and issued by the same worker, which
+        # keeps the chunk's accepted requests in memory between the two steps.
+        pools = [
+            ProcessPoolExecutor(
+                1,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self.db.url, self.db.connect_args, str(self.home), self.env, self.key_backend),
+            )
+            for _ in range(self.workers)
+        ]
+
+        def pool_of(start: int) -> ProcessPoolExecutor:
+            return pools[(start // self.chunk_size) % len(pools)]
+
         checks: deque[tuple[int, int, Future[tuple[list[_Accepted], list[_Refused]]]]] = deque()
         issues: deque[tuple[int, int, list[_Refused], Future[list[_Outcome]]]] = deque()
         chunks = _chunks(csrs, self.chunk_size)
@@ -135,7 +145,7 @@ class BatchIssuer:
                         exhausted = True
                         break
                     start, items = chunk
-                    fut = pool.submit(_check_chunk, start, items, party_id, device_type, smi_status)
+                    fut = pool_of(start).submit(_check_chunk, start, items, party_id, device_type, smi_status)
                     checks.append((start, len(items), fut))
                 if checks and (len(issues) < self.workers or not issues):
                     start, count, check_future = checks.popleft()
@@ -157,7 +167,7 @@ class BatchIssuer:
                                 continue
                         accepted_keys[hierarchy].add(key)
                         keep.append(item)
-                    issue_future = pool.submit(_issue_chunk, keep, actor)
+                    issue_future = pool_of(start).submit(_issue_chunk, keep, actor)
                     issues.append((start, count, refused, issue_future))
                     continue
                 if not issues:
@@ -178,7 +188,8 @@ class BatchIssuer:
             # ``submit`` raises this too once a worker has died (``_result`` covers ``future.result()``).
             raise _worker_died() from None
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 _Outcome = tuple[int, bool, str | None, bytes | None, dict[str, str | None] | None]
@@ -221,6 +232,7 @@ def _pem(der: bytes) -> str:
 # --- worker processes ---------------------------------------------------------------------------------
 
 _worker: dict[str, Any] = {}
+_PENDING_LIMIT = 100_000
 
 
 def _init_worker(
@@ -234,6 +246,7 @@ def _init_worker(
     cas.cycle.verify_every_signature = False  # the first signature of each key per chunk is verified
     _worker["ra"] = RegistrationAuthority(db, cas, env)
     _worker["cas"] = cas
+    _worker["pending"] = {}
 
 
 def _check_chunk(
@@ -244,6 +257,9 @@ def _check_chunk(
     smi_status: SmiStatus | None,
 ) -> tuple[list[_Accepted], list[_Refused]]:
     ra: RegistrationAuthority = _worker["ra"]
+    pending: dict[int, IssueRequest] = _worker.setdefault("pending", {})
+    if len(pending) > _PENDING_LIMIT:  # requests the parent refused (cross-chunk duplicates) pile up
+        pending.clear()
     requests = [
         CertificateRequest(csr, party_id, device_type=device_type, smi_status=smi_status) for csr in csrs
     ]
@@ -256,6 +272,7 @@ def _check_chunk(
             continue
         facts = outcome.facts
         claim = KeyClaim.decided(facts.kind, facts.public_key_sha256, outcome.key_decision, outcome.approvals)
+        pending[index] = outcome.issue_request
         accepted.append(
             (
                 index,
@@ -301,11 +318,20 @@ def _request(fields: tuple[Any, ...]) -> IssueRequest:
     )
 
 
+def _pending_request(kept: IssueRequest | None, fields: tuple[Any, ...]) -> IssueRequest:
+    """The request kept at check time when it is the one these fields describe, else one rebuilt."""
+    if kept is not None and kept.kind.value == fields[0] and kept.entity_id.value == fields[3]:
+        return kept
+    return _request(fields)
+
+
 def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
     cas: CertificateAuthorities = _worker["cas"]
     if not items:
         return []
-    requests = [_request(fields) for _, _, _, fields, _ in items]
+    # The requests this worker accepted when it checked the chunk; rebuilt from the fields otherwise.
+    pending: dict[int, IssueRequest] = _worker.setdefault("pending", {})
+    requests = [_pending_request(pending.pop(index, None), fields) for index, _, _, fields, _ in items]
     # L11.4 again in the storing transaction: another batch or process may have certified a key since.
     claims = [KeyClaim(CertificateKind(fields[0]), digest, reuse) for _, _, digest, fields, reuse in items]
     try:
