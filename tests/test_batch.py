@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smki import audit
 from smki.ca import CertificateAuthorities, create_hierarchy
@@ -294,3 +296,23 @@ def test_cli_request_batch_on_a_directory(
     assert counts(db)[0] == 12
     assert audit.verify(db).ok
     db.dispose()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 8), st.integers(1, 10_000))
+def test_balanced_chunks_respect_the_limit_and_split_evenly_across_workers(
+    total: int, workers: int, limit: int
+) -> None:
+    from smki.ra.batch import _balanced_chunk_size
+
+    size = _balanced_chunk_size(total, workers, limit)
+    assert 1 <= size <= limit
+    if total == 0:
+        assert size == limit
+        return
+    chunks = -(-total // size)
+    full_rounds = -(-total // (workers * limit))
+    # never more rounds of chunks than the limit needs, and the chunk count fills those rounds but for
+    # at most one chunk per worker lost to rounding
+    assert chunks <= full_rounds * workers
+    assert chunks > (full_rounds - 1) * workers

@@ -111,6 +111,7 @@ class BatchIssuer:
         is called after each chunk (total 0 when ``csrs`` has no length).
         """
         total = len(csrs) if isinstance(csrs, Sized) else 0
+        chunk_size = _balanced_chunk_size(total, self.workers, self.chunk_size)
         with self.db.read_session() as session:
             requester = load_parties(session, {party_id}).get(party_id)
         requester_is_dcc = requester is not None and requester.is_dcc
@@ -130,11 +131,11 @@ class BatchIssuer:
         ]
 
         def pool_of(start: int) -> ProcessPoolExecutor:
-            return pools[(start // self.chunk_size) % len(pools)]
+            return pools[(start // chunk_size) % len(pools)]
 
         checks: deque[tuple[int, int, Future[tuple[list[_Accepted], list[_Refused]]]]] = deque()
         issues: deque[tuple[int, int, list[_Refused], Future[list[_Outcome]]]] = deque()
-        chunks = _chunks(csrs, self.chunk_size)
+        chunks = _chunks(csrs, chunk_size)
         exhausted = False
         done = 0
         try:
@@ -208,6 +209,15 @@ def _worker_died() -> SmkiError:
         "A batch worker process died; the certificates already returned are issued and recorded, the "
         "rest were not released: submit them again (already certified keys are refused as duplicates).",
     )
+
+
+def _balanced_chunk_size(total: int, workers: int, limit: int) -> int:
+    """At most ``limit`` CSRs per chunk, and, when the batch size is known, chunks of equal size in a
+    multiple of ``workers`` so that no worker is left with the last chunk alone."""
+    if total <= 0:
+        return limit
+    rounds = -(-total // (workers * limit))
+    return max(1, -(-total // (rounds * workers)))
 
 
 def _chunks(csrs: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
