@@ -79,3 +79,22 @@ def test_bulk_rows_read_back_like_core_rows(kind: str, database_url_for) -> None
                 sa.text("SELECT DISTINCT length(not_before), length(issued_at) FROM certificates")
             )
             assert len(list(forms)) == 1
+
+
+def test_sqlite_ids_given_back_are_the_rows_ids_in_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = Database(f"sqlite:///{tmp_path / 'smki.db'}")
+    db.upgrade()
+    for round_ in range(3):  # ids continue after earlier rows
+        rows = _rows(50, round_ * 100)
+        with db.session() as s:
+            ids = insert_rows(s, CertificateRecord, rows)
+        assert ids is not None and len(ids) == 50
+        with db.read_session() as s:
+            by_serial = dict(
+                s.execute(
+                    sa.select(CertificateRecord.serial_hex, CertificateRecord.id).where(
+                        CertificateRecord.serial_hex.in_([r["serial_hex"] for r in rows])
+                    )
+                ).all()
+            )
+        assert ids == [by_serial[r["serial_hex"]] for r in rows]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from smki.storage.base import Base
 
 
-def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
     """Insert ``rows`` (column name -> value, every row the same columns) in the session's transaction.
 
     On SQLite the values go through each column type's bind processor, fetched once per column, and the
@@ -20,15 +20,17 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     insert itself for a batch of certificates. Elsewhere (PostgreSQL) it is a Core executemany, which
     SQLAlchemy already batches into multi-row INSERTs. The rows are stored exactly as a Core insert
     would store them (tests/test_bulk_insert.py compares the two).
+
+    Returns the new rows' ids, in order, when SQLite gave them (see :func:`_sqlite_ids`), else None.
     """
     if not rows:
-        return
+        return []
     connection = session.connection()
     dialect = connection.dialect
     columns = list(rows[0].keys())
     if dialect.name != "sqlite" or any(len(row) != len(columns) for row in rows):
         connection.execute(insert(model), [dict(row) for row in rows])
-        return
+        return None
     table = cast(Table, inspect(model).local_table)
     getter = itemgetter(*columns)
     data = [list(getter(row)) for row in rows] if len(columns) > 1 else [[row[columns[0]]] for row in rows]
@@ -60,3 +62,25 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
     connection.exec_driver_sql(sql, [tuple(values) for values in data])
+    primary = list(table.primary_key.columns)
+    if len(primary) != 1 or primary[0].name in columns:
+        return None  # the caller chose the keys (e.g. the audit log's sequence numbers)
+    return _sqlite_ids(session, table, primary[0].name, len(rows))
+
+
+def _sqlite_ids(session: Session, table: Table, key: str, count: int) -> list[int] | None:
+    """The ids SQLite gave the ``count`` rows just inserted by one executemany.
+
+    Inside smki's write transaction (BEGIN IMMEDIATE: no other writer) each new row of a table whose
+    INTEGER PRIMARY KEY (``key``) is not given gets the largest key so far plus one, so the batch holds
+    consecutive keys ending at ``last_insert_rowid()``; a count over that range confirms it (None, and the
+    caller looks the ids up, if it does not hold).
+    """
+    connection = session.connection()
+    last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    first = int(last) - count + 1
+    quote = connection.dialect.identifier_preparer.quote
+    found = connection.exec_driver_sql(
+        f"SELECT count(*) FROM {quote(table.name)} WHERE {quote(key)} BETWEEN ? AND ?", (first, int(last))
+    ).scalar_one()
+    return list(range(first, int(last) + 1)) if found == count else None

@@ -72,12 +72,13 @@ def reserve_serials(
         if len(rows) == 1:
             result = session.execute(insert(IssuanceIntent).values(rows[0]).returning(IssuanceIntent.id))
             return [int(result.scalar_one())]
-        # executemany, then the ids by serial (unique): SQLite cannot return ordered ids from one batched
-        # INSERT, and SQLAlchemy would fall back to one statement per row.
-        # Core executemany (no ORM bulk bookkeeping per row), in the session's transaction.
-        bulk.insert_rows(session, IssuanceIntent, rows)
+        # One executemany; SQLite gives the ids back (bulk.insert_rows), otherwise they are looked up
+        # by serial (unique): SQLAlchemy would fall back to one statement per row for ordered RETURNING.
+        ids = bulk.insert_rows(session, IssuanceIntent, rows)
     except IntegrityError:
         raise SerialCollision() from None
+    if ids is not None:
+        return ids
     by_serial: dict[str, int] = {}
     serials = [r.serial_hex for r in reservations]
     for start in range(0, len(serials), 500):
@@ -112,14 +113,16 @@ def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> lis
                 insert(CertificateRecord).values(rows[0]).returning(CertificateRecord.id)
             )
             return [int(result.scalar_one())]
-        ids = session.execute(
+        returned = session.execute(
             insert(CertificateRecord).returning(CertificateRecord.id, sort_by_parameter_order=True),
             list(rows),
         ).scalars()
-        return [int(i) for i in ids]
+        return [int(i) for i in returned]
     # Every row names its (unique) intent: executemany, then the ids by intent in one query (SQLite cannot
     # return ordered ids from one batched INSERT, and SQLAlchemy would fall back to one statement per row).
-    bulk.insert_rows(session, CertificateRecord, rows)
+    given = bulk.insert_rows(session, CertificateRecord, rows)
+    if given is not None:
+        return given
     intent_ids = [int(str(row["intent_id"])) for row in rows]
     found: dict[int, int] = {}
     for start in range(0, len(intent_ids), 500):
