@@ -96,9 +96,12 @@ def finish_intents(
     ids = list(intent_ids)
     if not ids:
         return
+    # A batch's intents have consecutive ids (reserve_serials on SQLite): a range, not thousands of values.
+    consecutive = ids == list(range(ids[0], ids[0] + len(ids)))
+    which = IssuanceIntent.id.between(ids[0], ids[-1]) if consecutive else IssuanceIntent.id.in_(ids)
     session.execute(
         update(IssuanceIntent)
-        .where(IssuanceIntent.id.in_(ids), IssuanceIntent.state == RESERVED)
+        .where(which, IssuanceIntent.state == RESERVED)
         .values(state=state, finished_at=at, reason=reason)
     )
 
