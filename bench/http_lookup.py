@@ -39,6 +39,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline import machine, raw_bound
+from batch_issuance import drop as drop_schema
 from repository_queries import EUI_BASE, eui_of, fill, serial_of
 
 from smki.storage import Database
@@ -123,15 +124,6 @@ def prepare_database(kind: str, home: Path) -> tuple[str, str | None]:
         c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
     return f"{POSTGRES}?options=-csearch_path%3D{schema}", schema
-
-
-def drop_schema(schema: str | None) -> None:
-    if schema is None:
-        return
-    admin = sa.create_engine(POSTGRES)
-    with admin.begin() as c:
-        c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def start_server(home: Path, url: str, kind: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -311,7 +303,7 @@ def main() -> int:
         finally:
             if server is not None:
                 stop_server(server)
-            drop_schema(schema)
+            drop_schema(schema)  # batch_issuance.drop, on the same server
 
     mean = (before + after) / 2
     print()
