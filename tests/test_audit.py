@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smki import audit
+from smki.audit import log as audit_log
 from smki.model import SmkiError
 from smki.storage import Database
 
@@ -125,3 +129,40 @@ def test_concurrent_writers_keep_one_chain(database: Database) -> None:
     result = audit.verify(database)
     assert result.ok, result.sentence()
     assert result.entries == 45
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 2**62),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+)
+def test_entry_hash_is_the_sha256_of_the_documented_canonical_json(
+    seq: int, at: str, actor: str, action: str, object_type: str, object_id: str, details: str, prev: str
+) -> None:
+    # The chain format is fixed (entries written by any version must verify): the hash is SHA-256 of
+    # json.dumps([seq, at, actor, action, object_type, object_id, details, prev_hash]), compact, UTF-8.
+    canonical = json.dumps(
+        [seq, at, actor, action, object_type, object_id, details, prev],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert (
+        audit_log.entry_hash(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details,
+            prev_hash=prev,
+        )
+        == expected
+    )

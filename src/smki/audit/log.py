@@ -54,12 +54,19 @@ def entry_hash(
     details: str,
     prev_hash: str,
 ) -> str:
-    """SHA-256 over the canonical JSON of an entry's fields and the previous hash."""
-    canonical = json.dumps(
-        [seq, at, actor, action, object_type, object_id, details, prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """SHA-256 over the canonical JSON of an entry's fields and the previous hash:
+    ``[seq, at, actor, action, object_type, object_id, details, prev_hash]``, compact, UTF-8."""
+    return _chain_hash(seq, at, _middle(actor, action, object_type, object_id, details), prev_hash)
+
+
+def _middle(actor: str, action: str, object_type: str, object_id: str, details: str) -> str:
+    """The canonical JSON list elements between the time and the previous hash (entry_hash)."""
+    return ",".join(_STRING_JSON.encode(part) for part in (actor, action, object_type, object_id, details))
+
+
+def _chain_hash(seq: int, at: str, middle: str, prev_hash: str) -> str:
+    # The compact JSON list, element by element (json.dumps encodes list elements independently).
+    canonical = f"[{seq},{_STRING_JSON.encode(at)},{middle},{_STRING_JSON.encode(prev_hash)}]"
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -132,10 +139,7 @@ def prepare_many(items: Sequence[AuditInput]) -> list[PreparedEntry]:
     for item in items:
         _refuse_secrets(item.details)
         details_json = _DETAILS_JSON.encode(item.details)
-        middle = ",".join(
-            _STRING_JSON.encode(part)
-            for part in (item.actor, item.action, item.object_type, item.object_id, details_json)
-        )
+        middle = _middle(item.actor, item.action, item.object_type, item.object_id, details_json)
         out.append(PreparedEntry(item, details_json, middle))
     return out
 
@@ -153,16 +157,12 @@ def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list
     head = audit_store.lock_head(session)
     seq, prev = head.last_seq, head.last_hash
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    at_json = json.dumps(at)
     rows: list[dict[str, Any]] = []
     out: list[AuditRecord] = []
     for entry in prepared:
         item = entry.item
         seq += 1
-        # Byte for byte json.dumps([seq, at, actor, action, object_type, object_id, details, prev_hash])
-        # with entry_hash's separators: list elements are encoded independently.
-        canonical = f'[{seq},{at_json},{entry.middle},"{prev}"]'  # prev: 64 hex digits
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        digest = _chain_hash(seq, at, entry.middle, prev)
         rows.append(
             {
                 "seq": seq,

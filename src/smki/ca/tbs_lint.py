@@ -30,10 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from smki.model import CertificateKind, EntityId, KeyUsage
 from smki.profiles import builders
-from smki.profiles.der import TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, tlv
+from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM, TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, tlv
 
-# ecdsa-with-SHA256 AlgorithmIdentifier, parameters absent.
-ECDSA_WITH_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 # ECDSA-Sig-Value { r = n, s = 1 }: well formed, two positive INTEGERs, and never valid (r must be < n).
 _UNVERIFIABLE_SIGNATURE = tlv(

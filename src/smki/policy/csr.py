@@ -18,7 +18,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from smki.model import CertificateKind, EntityId, InvalidInput, KeyUsage, PolicyRefusal, RemotePartyRole
-from smki.profiles.der import TAG_BIT_STRING, TAG_SEQUENCE, read_tlv
+from smki.profiles.der import (
+    ECDSA_WITH_SHA256_ALGORITHM,
+    P256_SPKI_HEADER,
+    TAG_BIT_STRING,
+    TAG_SEQUENCE,
+    read_tlv,
+)
 from smki.profiles.environment import HARDWARE_MODULE_NAME_OID, X500_UNIQUE_IDENTIFIER_OID, PkiEnvironment
 from smki.profiles.parse import (
     HardwareModuleName,
@@ -113,9 +119,8 @@ def _read_csr(data: bytes, env: PkiEnvironment, expected_kind: CertificateKind |
     )
 
 
-# A P-256 SubjectPublicKeyInfo up to the uncompressed point's 64 coordinate octets; ecdsa-with-SHA256.
-_P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
-_ECDSA_WITH_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
+# A P-256 SubjectPublicKeyInfo up to the uncompressed point's 64 coordinate octets.
+_P256_SPKI_PREFIX = P256_SPKI_HEADER + b"\x04"
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE REQUEST-----"
 _PEM_END = b"-----END CERTIFICATE REQUEST-----"
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
@@ -246,9 +251,9 @@ def _split_request(der: bytes) -> tuple[bytes, bytes] | None:
             return None
         _, after_info = read_tlv(body, TAG_SEQUENCE)
         info = body[: len(body) - len(after_info)]
-        if not after_info.startswith(_ECDSA_WITH_SHA256_ALGORITHM):
+        if not after_info.startswith(ECDSA_WITH_SHA256_ALGORITHM):
             return None
-        bits, rest = read_tlv(after_info[len(_ECDSA_WITH_SHA256_ALGORITHM) :], TAG_BIT_STRING)
+        bits, rest = read_tlv(after_info[len(ECDSA_WITH_SHA256_ALGORITHM) :], TAG_BIT_STRING)
     except ValueError:
         return None
     if rest or not bits or bits[0] != 0:

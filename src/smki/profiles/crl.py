@@ -39,14 +39,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from smki.model.errors import InvalidInput
-from smki.profiles.der import encode_length, encode_oid, tlv
+from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM, encode_length, encode_oid, tlv
 from smki.profiles.parse import read_children, read_element
 
 # RFC 5280 4.1.2.2 / 5.2.3: serial numbers and CRL numbers are at most 20 octets, i.e. below 2^159.
 _MAX_INTEGER = 1 << 159
 KEY_IDENTIFIER_LENGTH = 8
 
-_ECDSA_SHA256_ALG = bytes.fromhex("300a06082a8648ce3d040302")
+_ECDSA_SHA256_ALG = ECDSA_WITH_SHA256_ALGORITHM
 _VERSION_V2 = bytes.fromhex("020101")
 
 # CRLReason codes (RFC 5280 5.3.1). 7 is unused; 8 (removeFromCRL) is for delta CRLs only.

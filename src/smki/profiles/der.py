@@ -11,6 +11,11 @@ TAG_OCTET_STRING = 0x04
 TAG_OID = 0x06
 TAG_SEQUENCE = 0x30
 
+# The ecdsa-with-SHA256 AlgorithmIdentifier, parameters absent (RFC 5758), as every SMKI signature has it.
+ECDSA_WITH_SHA256_ALGORITHM = bytes.fromhex("300a06082a8648ce3d040302")
+# A P-256 SubjectPublicKeyInfo up to its 65-octet uncompressed point (the point follows).
+P256_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
 
 def encode_length(n: int) -> bytes:
     """DER definite length."""

@@ -22,6 +22,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from smki.model import EntityId, InvalidInput, KeyUsage, RemotePartyRole
+from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM
 from smki.profiles.environment import HARDWARE_MODULE_NAME_OID, X500_UNIQUE_IDENTIFIER_OID
 
 _PEM_BLOCK = re.compile(
@@ -463,7 +464,7 @@ TAG_NAMES = {
 }
 
 _NULL_PARAMS = bytes([TAG_NULL, 0])
-_ECDSA_SHA256_ALG = bytes.fromhex("300a06082a8648ce3d040302")
+_ECDSA_SHA256_ALG = ECDSA_WITH_SHA256_ALGORITHM
 
 
 @dataclass(frozen=True, slots=True)
