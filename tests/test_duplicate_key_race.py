@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from smki import audit, governance
+from smki import audit
 from smki.ca import CertificateAuthorities, IssuedCertificate, create_hierarchy
 from smki.keys import SoftBackend
 from smki.model import (
@@ -40,13 +40,11 @@ from test_ra import (
     DCC_ID,
     IDS,
     LIVE,
-    MEETING_DAY,
     PARTIES,
     _system_for,
-    approve,
+    approve_key_reuse,
     authorise,
     org_csr,
-    pma_meeting,
 )
 
 ENV = PkiEnvironment()
@@ -275,21 +273,9 @@ def test_dcc_key_reuse_with_pma_approval_is_still_issued(home: Home) -> None:
     original = home.ra.submit(
         org_csr(DCC_ID, role, key=key), party_id="dcc", actor="dcc", dcc_live_system=system
     )
-    meeting, ids = pma_meeting(db)
-    proposal = governance.propose_key_reuse(
-        db,
-        role=role,
-        entity_id=DCC_ID,
-        public_key_sha256=original.public_key_sha256,
-        validity_years=17,
-        proposed_on=MEETING_DAY,
-        ssc_views="No objection.",
-        ssc_views_on=MEETING_DAY,
-        actor="dcc",
-    )
-    approve(db, meeting, ids, proposal.reference)
+    reference = approve_key_reuse(db, role, original.public_key_sha256)
     reuse = CertificateRequest(
-        org_csr(DCC_ID, role, key=key), "dcc", dcc_live_system=system, approval_reference=proposal.reference
+        org_csr(DCC_ID, role, key=key), "dcc", dcc_live_system=system, approval_reference=reference
     )
     # Two approved re-uses checked before either is stored: the key is in the family when each is stored,
     # and both are issued (the guard re-checks only keys decided as new).

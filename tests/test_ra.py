@@ -503,12 +503,17 @@ def _reuse_approved(
     with pytest.raises(PolicyRefusal) as info:
         world.ra.submit(org_csr(DCC_ID, role, key=key), party_id="dcc", actor="dcc", dcc_live_system=system)
     assert refused(info) == ("pma.no_approval", "L11.4B(a)")
+    return original, approve_key_reuse(db, role, original.public_key_sha256), key
+
+
+def approve_key_reuse(db: Database, role: RemotePartyRole, public_key_sha256: str) -> str:
+    """The SMKI PMA approves the DCC re-using this key for ``role``, 17 years (L11.4B(a)): its reference."""
     meeting, ids = pma_meeting(db)
     decision = governance.propose_key_reuse(
         db,
         role=role,
         entity_id=DCC_ID,
-        public_key_sha256=original.public_key_sha256,
+        public_key_sha256=public_key_sha256,
         validity_years=17,
         proposed_on=MEETING_DAY,
         ssc_views="No objection.",
@@ -516,7 +521,7 @@ def _reuse_approved(
         actor="dcc",
     )
     approve(db, meeting, ids, decision.reference)
-    return original, decision.reference, key
+    return decision.reference
 
 
 @pytest.mark.parametrize("role", MP261_ROLES, ids=str)
