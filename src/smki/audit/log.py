@@ -22,8 +22,8 @@ from smki.storage.audit_tables import AuditEntry
 from smki.storage.database import Database
 
 GENESIS_HASH = "0" * 64
-# The encoders of record/record_many's json.dumps calls, made once (json.dumps with options builds one
-# per call): details as canonical JSON, and entry_hash's list elements.
+# Made once (json.dumps with options builds an encoder per call): entry details as canonical JSON, and
+# the elements of entry_hash's canonical list.
 _DETAILS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 _STRING_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _SECRET_KEY = re.compile(r"pass(word|phrase)?|pin$|secret|private", re.IGNORECASE)
@@ -82,7 +82,7 @@ def record(
     """Append one entry in the caller's transaction (it commits or rolls back with the state change)."""
     payload = details or {}
     _refuse_secrets(payload)
-    details_json = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    details_json = _DETAILS_JSON.encode(payload)
     head = audit_store.lock_head(session)
     seq = head.last_seq + 1
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
