@@ -21,7 +21,7 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
     details: Mapped[str] = mapped_column(Text, nullable=False)  # canonical JSON, as hashed
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    entry_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), nullable=False)  # not unique-indexed (0008)
 
 
 class AuditHead(Base):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,7 +103,25 @@ def finish_intents(
         update(IssuanceIntent)
         .where(which, IssuanceIntent.state == RESERVED)
         .values(state=state, finished_at=at, reason=reason)
+        # No intent is held in the session: nothing to synchronise (the ORM would fetch every id back).
+        .execution_options(synchronize_session=False)
     )
+
+
+def serial_is(serial_hex: str, issuer_name: str | None = None) -> ColumnElement[bool]:
+    """The condition "a certificate with this serial (upper-case hex), from this issuer if one is given".
+
+    With the issuer it is the unique (issuer_name, serial_hex) key. Without, it goes through the
+    issuance intents, whose serial is unique across every issuer, and the certificate's unique intent_id:
+    every certificate row is written by the issuance cycle with the intent that reserved its serial
+    (migration 0008 dropped the index on the certificates' serial alone).
+    """
+    if issuer_name is not None:
+        return and_(CertificateRecord.issuer_name == issuer_name, CertificateRecord.serial_hex == serial_hex)
+    # Only the intent's serial is compared: a second condition on certificates.serial_hex would let
+    # PostgreSQL's planner scan the (issuer_name, serial_hex) index on its second column instead.
+    intent = select(IssuanceIntent.id).where(IssuanceIntent.serial_hex == serial_hex)
+    return CertificateRecord.intent_id.in_(intent.scalar_subquery())
 
 
 def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
@@ -174,9 +192,7 @@ def certificate_by_serial(
     session: Session, serial_hex: str, issuer_name: str | None = None
 ) -> CertificateRecord | None:
     """The certificate with this serial (upper-case hex), optionally from one issuer."""
-    stmt = select(CertificateRecord).where(CertificateRecord.serial_hex == serial_hex.upper())
-    if issuer_name is not None:
-        stmt = stmt.where(CertificateRecord.issuer_name == issuer_name)
+    stmt = select(CertificateRecord).where(serial_is(serial_hex.upper(), issuer_name))
     return session.execute(stmt.order_by(CertificateRecord.id).limit(1)).scalar_one_or_none()
 
 

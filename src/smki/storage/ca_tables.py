@@ -63,7 +63,7 @@ class CertificateRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    serial_hex: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    serial_hex: Mapped[str] = mapped_column(String(40), nullable=False)  # see ca_store.serial_is (0008)
     issuer_name: Mapped[str] = mapped_column(String(64), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)  # indexed with id (0005)
     hierarchy: Mapped[str] = mapped_column(String(20), nullable=False)

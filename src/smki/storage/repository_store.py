@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from smki.storage import ca_store
 from smki.storage.base import Base
 from smki.storage.ca_tables import CertificateRecord
 from smki.storage.ra_tables import RevocationRecord
@@ -98,9 +99,7 @@ def _with_revocation() -> Select[CertificateRecord, RevocationRecord]:
 
 def by_serial(session: Session, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
     """Certificates with this serial (upper-case hex), optionally from one issuer, oldest first."""
-    stmt = _with_revocation().where(CertificateRecord.serial_hex == serial_hex)
-    if issuer_name is not None:
-        stmt = stmt.where(CertificateRecord.issuer_name == issuer_name)
+    stmt = _with_revocation().where(ca_store.serial_is(serial_hex, issuer_name))
     return [(c, r) for c, r in session.execute(stmt.order_by(CertificateRecord.id).limit(2))]
 
 
@@ -193,9 +192,7 @@ def set_changes(session: Session, changes: Sequence[tuple[int, int]], *, at: dat
 
 def lock_for_revocation(session: Session, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
     """Like :func:`by_serial` but locking the certificate rows (PostgreSQL; SQLite writers are serial)."""
-    stmt = select(CertificateRecord).where(CertificateRecord.serial_hex == serial_hex)
-    if issuer_name is not None:
-        stmt = stmt.where(CertificateRecord.issuer_name == issuer_name)
+    stmt = select(CertificateRecord).where(ca_store.serial_is(serial_hex, issuer_name))
     certs = list(session.execute(stmt.order_by(CertificateRecord.id).limit(2).with_for_update()).scalars())
     return [(cert, revocation_of(session, cert.id)) for cert in certs]
 
