@@ -343,7 +343,11 @@ def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
     pending: dict[int, IssueRequest] = _worker.setdefault("pending", {})
     requests = [_pending_request(pending.pop(index, None), fields) for index, _, _, fields, _ in items]
     # L11.4 again in the storing transaction: another batch or process may have certified a key since.
-    claims = [KeyClaim(CertificateKind(fields[0]), digest, reuse) for _, _, digest, fields, reuse in items]
+    # (each request's kind is the CertificateKind(fields[0]) its fields name: ``_pending_request``)
+    claims = [
+        KeyClaim(request.kind, digest, reuse)
+        for request, (_, _, digest, _, reuse) in zip(requests, items, strict=True)
+    ]
     try:
         issued = cas.issue_many(requests, actor=actor, on_stored=key_guard(claims))
     except SmkiError:
