@@ -31,6 +31,11 @@ def test_entity_id_round_trips_through_both_renderings(raw: bytes) -> None:
     assert EntityId.parse(" ".join(eid.dashed.split("-"))) == eid
 
 
+@given(EIGHT_BYTES)
+def test_entity_id_dashed_is_upper_case_pairs_joined_by_dashes(raw: bytes) -> None:
+    assert EntityId(raw).dashed == "-".join(f"{b:02X}" for b in raw)
+
+
 @given(st.binary().filter(lambda b: len(b) != 8))
 def test_entity_id_refuses_other_lengths_with_one_sentence(raw: bytes) -> None:
     with pytest.raises(InvalidInput) as info:

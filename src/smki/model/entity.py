@@ -58,7 +58,7 @@ class EntityId:
     @property
     def dashed(self) -> str:
         """Upper-case pairs joined by dashes: ``90-B3-D5-1F-30-01-00-00``."""
-        return "-".join(f"{b:02X}" for b in self.value)
+        return self.value.hex("-").upper()
 
     @property
     def compact(self) -> str:
