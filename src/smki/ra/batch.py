@@ -27,6 +27,7 @@ the batch (the parent keeps the key digests accepted so far, 32 bytes each, for 
 from __future__ import annotations
 
 import base64
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
@@ -257,6 +258,10 @@ def _init_worker(
     _worker["ra"] = RegistrationAuthority(db, cas, env)
     _worker["cas"] = cas
     _worker["pending"] = {}
+    # What is loaded now (modules, the database engine, the CAs) lives as long as the worker: moved out of
+    # the collector's reach, the full collections that each chunk's many objects set off no longer walk it.
+    gc.collect()
+    gc.freeze()
 
 
 def _check_chunk(
