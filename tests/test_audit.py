@@ -166,3 +166,72 @@ def test_entry_hash_is_the_sha256_of_the_documented_canonical_json(
         )
         == expected
     )
+
+
+_NON_SECRET_KEY = st.text(max_size=12).filter(lambda key: not audit_log._SECRET_KEY.search(key))
+_DETAILS_VALUE = st.none() | st.text() | st.integers() | st.booleans()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NON_SECRET_KEY, _DETAILS_VALUE), max_size=12, unique_by=lambda kv: kv[0]))
+def test_details_shape_encodes_as_the_documented_details_json(pairs: list[tuple[str, object]]) -> None:
+    # Entry details are json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    # default=str); the fixed-shape encoder of a batch's entries must make exactly those bytes.
+    keys = [key for key, _ in pairs]
+    values = [value for _, value in pairs]
+    details = dict(pairs)
+    expected = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert audit_log._DETAILS_JSON.encode(details) == expected
+    assert audit.DetailsShape(keys).encode(values) == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.text(),
+    st.text(),
+    st.text(),
+    st.lists(st.tuples(st.text(), st.lists(st.none() | st.text(), min_size=3, max_size=3)), max_size=5),
+)
+def test_details_shape_prepares_the_entries_prepare_many_prepares(
+    actor: str, action: str, object_type: str, entries: list[tuple[str, list[str | None]]]
+) -> None:
+    keys = ("kind", "issuer", '{odd} "key" ü')
+    shape = audit.DetailsShape(keys)
+    generic = audit.prepare_many(
+        [
+            audit.AuditInput(actor, action, object_type, oid, dict(zip(keys, values, strict=True)))
+            for oid, values in entries
+        ]
+    )
+    fast = shape.prepare_many(actor=actor, action=action, object_type=object_type, entries=entries)
+    assert fast == generic
+
+
+def test_details_shape_refuses_secret_keys_and_wrong_arity() -> None:
+    with pytest.raises(SmkiError) as info:
+        audit.DetailsShape(("kind", "private_key"))
+    assert info.value.code == "audit.secret_in_details"
+    with pytest.raises(ValueError):
+        audit.DetailsShape(("kind", "kind"))
+    with pytest.raises(ValueError):
+        audit.DetailsShape(("kind",)).encode(["a", "b"])
+
+
+def test_prepared_entries_chain_and_verify(database: Database) -> None:
+    _append(database, 2)
+    shape = audit.DetailsShape(("n", "note"))
+    first = shape.prepare_many(
+        actor="op", action="test.many", object_type="thing", entries=[("a", ("1", "ü")), ("b", ("2", None))]
+    )
+    second = shape.prepare_many(
+        actor="op", action="test.many", object_type="thing", entries=[("c", ("3", "x"))]
+    )
+    with database.session() as s:
+        assert audit.append_prepared(s, first) == range(3, 5)
+        assert audit.append_prepared(s, []) == range(0)
+    with database.session() as s:
+        records = audit.record_prepared(s, second)
+    assert [(r.seq, r.object_id, r.details) for r in records] == [(5, "c", {"n": "3", "note": "x"})]
+    result = audit.verify(database)
+    assert result.ok and result.entries == 5, result.sentence()
+    assert [h.details for h in audit.log.entries_for(database, "thing", "b")] == [{"n": "2", "note": None}]

@@ -3,8 +3,10 @@
 from smki.audit.log import (
     AuditInput,
     AuditRecord,
+    DetailsShape,
     PreparedEntry,
     VerificationResult,
+    append_prepared,
     prepare_many,
     record,
     record_many,
@@ -15,8 +17,10 @@ from smki.audit.log import (
 __all__ = [
     "AuditInput",
     "AuditRecord",
+    "DetailsShape",
     "PreparedEntry",
     "VerificationResult",
+    "append_prepared",
     "prepare_many",
     "record",
     "record_many",

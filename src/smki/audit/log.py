@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,9 @@ GENESIS_HASH = "0" * 64
 # the elements of entry_hash's canonical list.
 _DETAILS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 _STRING_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# What _STRING_JSON.encode does with a str (JSONEncoder.encode returns encode_basestring(o) for a str when
+# ensure_ascii is False), called directly: the per-entry fields are all text.
+_encode_text = json.encoder.encode_basestring
 _SECRET_KEY = re.compile(r"pass(word|phrase)?|pin$|secret|private", re.IGNORECASE)
 
 
@@ -61,12 +64,27 @@ def entry_hash(
 
 def _middle(actor: str, action: str, object_type: str, object_id: str, details: str) -> str:
     """The canonical JSON list elements between the time and the previous hash (entry_hash)."""
-    return ",".join(_STRING_JSON.encode(part) for part in (actor, action, object_type, object_id, details))
+    return _middle_start(actor, action, object_type) + _middle_end(object_id, details)
+
+
+def _middle_start(actor: str, action: str, object_type: str) -> str:
+    """The first three elements of :func:`_middle`, with the comma that follows them."""
+    return f"{_encode_text(actor)},{_encode_text(action)},{_encode_text(object_type)},"
+
+
+def _middle_end(object_id: str, details: str) -> str:
+    """The last two elements of :func:`_middle`."""
+    return f"{_encode_text(object_id)},{_encode_text(details)}"
 
 
 def _chain_hash(seq: int, at: str, middle: str, prev_hash: str) -> str:
+    return _chain_hash_of_json(seq, _encode_text(at), middle, _encode_text(prev_hash))
+
+
+def _chain_hash_of_json(seq: int, at_json: str, middle: str, prev_hash_json: str) -> str:
+    """:func:`_chain_hash` given the time and previous hash already encoded as JSON strings."""
     # The compact JSON list, element by element (json.dumps encodes list elements independently).
-    canonical = f"[{seq},{_STRING_JSON.encode(at)},{middle},{_STRING_JSON.encode(prev_hash)}]"
+    canonical = f"[{seq},{at_json},{middle},{prev_hash_json}]"
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -144,6 +162,72 @@ def prepare_many(items: Sequence[AuditInput]) -> list[PreparedEntry]:
     return out
 
 
+DetailsValue = str | int | None
+
+
+def _encode_scalar(value: DetailsValue) -> str:
+    """A details value other than text as ``_DETAILS_JSON`` encodes it inside a dict."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):  # a str subclass (a str itself is encoded directly: DetailsShape.encode)
+        return _encode_text(value)
+    if isinstance(value, int):  # bool included (true / false)
+        return _DETAILS_JSON.encode(value)
+    raise TypeError(f"a details value of a DetailsShape is text, an integer or None, not {type(value)}")
+
+
+class DetailsShape:
+    """The details of entries that all carry the same keys, each with a value that is text, an integer
+    or None (a batch's per-certificate entries).
+
+    The keys are screened for secrets once, when the shape is made (such values hold nothing
+    :func:`_refuse_secrets` looks into), and :meth:`encode` makes exactly the JSON that ``_DETAILS_JSON``
+    makes of such a dict (sorted keys, compact, not ASCII-escaped) with one ``str.format`` instead of the
+    generic encoder (tests/test_audit.py checks the two agree).
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"the keys of a details shape must differ: {list(keys)!r}")
+        _refuse_secrets(dict.fromkeys(keys))
+        self.keys = tuple(keys)
+        # '{{"a":{1},"b":{0}}}' for keys ("b", "a"): each key, in sorted order, then the position of its
+        # value in the values given to ``encode``; braces of the format syntax doubled in the keys' JSON.
+        fields = ",".join(
+            _encode_text(key).replace("{", "{{").replace("}", "}}") + f":{{{index}}}"
+            for key, index in sorted((key, index) for index, key in enumerate(self.keys))
+        )
+        self._format = "{{" + fields + "}}"
+
+    def encode(self, values: Sequence[DetailsValue]) -> str:
+        """The details JSON of the dict mapping this shape's keys to ``values`` (in the keys' order)."""
+        if len(values) != len(self.keys):
+            raise ValueError(f"{len(self.keys)} details values expected, not {len(values)}")
+        # Text, the usual value, straight to the string encoder; anything else through _encode_scalar.
+        return self._format.format(
+            *[_encode_text(value) if type(value) is str else _encode_scalar(value) for value in values]
+        )
+
+    def prepare_many(
+        self,
+        *,
+        actor: str,
+        action: str,
+        object_type: str,
+        entries: Iterable[tuple[str, Sequence[DetailsValue]]],
+    ) -> list[PreparedEntry]:
+        """:func:`prepare_many` for entries of this shape sharing actor, action and object type, given as
+        (object id, details values) pairs: the same PreparedEntry for each."""
+        start = _middle_start(actor, action, object_type)
+        keys = self.keys
+        out: list[PreparedEntry] = []
+        for object_id, values in entries:
+            details_json = self.encode(values)
+            item = AuditInput(actor, action, object_type, object_id, dict(zip(keys, values, strict=True)))
+            out.append(PreparedEntry(item, details_json, start + _middle_end(object_id, details_json)))
+        return out
+
+
 def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditRecord]:
     """Append one entry per item, chained in order, in the caller's transaction: the head is locked once
     and the entries are inserted in one statement (a batch's per-certificate entries)."""
@@ -152,17 +236,43 @@ def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditReco
 
 def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list[AuditRecord]:
     """:func:`record_many` for entries already made ready by :func:`prepare_many`."""
+    rows = _append_prepared(session, prepared)
+    return [
+        AuditRecord(
+            row["seq"],
+            row["at"],
+            row["actor"],
+            row["action"],
+            row["object_type"],
+            row["object_id"],
+            entry.item.details,
+            row["entry_hash"],
+        )
+        for row, entry in zip(rows, prepared, strict=True)
+    ]
+
+
+def append_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> range:
+    """:func:`record_prepared` when only the new entries' sequence numbers are wanted (consecutive, in
+    the order of ``prepared``)."""
+    rows = _append_prepared(session, prepared)
+    return range(rows[0]["seq"], rows[-1]["seq"] + 1) if rows else range(0)
+
+
+def _append_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list[dict[str, Any]]:
+    """Chain and insert the entries in the caller's transaction; their rows, in order."""
     if not prepared:
         return []
     head = audit_store.lock_head(session)
     seq, prev = head.last_seq, head.last_hash
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at_json = _encode_text(at)
+    prev_json = _encode_text(prev)
     rows: list[dict[str, Any]] = []
-    out: list[AuditRecord] = []
     for entry in prepared:
         item = entry.item
         seq += 1
-        digest = _chain_hash(seq, at, entry.middle, prev)
+        digest = _chain_hash_of_json(seq, at_json, entry.middle, prev_json)
         rows.append(
             {
                 "seq": seq,
@@ -176,14 +286,10 @@ def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list
                 "entry_hash": digest,
             }
         )
-        out.append(
-            AuditRecord(
-                seq, at, item.actor, item.action, item.object_type, item.object_id, item.details, digest
-            )
-        )
         prev = digest
+        prev_json = f'"{digest}"'  # a hex digest is its own JSON string content: nothing to escape
     audit_store.append_many(session, head, rows)
-    return out
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

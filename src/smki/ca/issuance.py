@@ -65,6 +65,21 @@ _THROWAWAY_SIGNATURE_CODES = frozenset({"sig.invalid", "sig.not_by_aki_key"})
 # (Appendix B 6.3.2(A)(i)); lint cannot see approvals, so with a reference these findings do not refuse.
 _APPROVED_VALIDITY_CODES = frozenset({"validity.too_long", "validity.too_short"})
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The details of each certificate's ``ca.certificate_issued`` audit entry, values in this order (_store).
+_ISSUED_DETAILS = audit.DetailsShape(
+    (
+        "kind",
+        "issuer",
+        "subscriber",
+        "entity_id",
+        "role",
+        "key_usage",
+        "not_before",
+        "not_after",
+        "public_key_sha256",
+        "approval_reference",
+    )
+)
 
 Clock = Callable[[], datetime]
 
@@ -388,28 +403,28 @@ class IssuanceCycle:
         hexes = [serial_hex(cert.serial) for cert in certificates]
         # Everything that needs no lock is made ready before the write transaction (on SQLite its lock
         # serialises every writer): the audit entries' JSON and the certificate rows.
-        prepared = audit.prepare_many(
-            [
-                audit.AuditInput(
-                    actor=actor,
-                    action="ca.certificate_issued",
-                    object_type="certificate",
-                    object_id=hex_,
-                    details={
-                        "kind": job.kind.value,
-                        "issuer": job.issuer_name,
-                        "subscriber": job.subscriber,
-                        "entity_id": job.entity_id.dashed if job.entity_id else None,
-                        "role": job.role.code if job.role else None,
-                        "key_usage": job.key_usage.value,
-                        "not_before": cert.not_before.isoformat(),
-                        "not_after": cert.not_after.isoformat(),
-                        "public_key_sha256": cert.public_key_sha256,
-                        "approval_reference": job.approval_reference,
-                    },
+        prepared = _ISSUED_DETAILS.prepare_many(
+            actor=actor,
+            action="ca.certificate_issued",
+            object_type="certificate",
+            entries=[
+                (
+                    hex_,
+                    (
+                        job.kind.value,
+                        job.issuer_name,
+                        job.subscriber,
+                        job.entity_id.dashed if job.entity_id else None,
+                        job.role.code if job.role else None,
+                        job.key_usage.value,
+                        cert.not_before.isoformat(),
+                        cert.not_after.isoformat(),
+                        cert.public_key_sha256,
+                        job.approval_reference,
+                    ),
                 )
                 for job, cert, hex_ in zip(jobs, certificates, hexes, strict=True)
-            ]
+            ],
         )
         rows: list[dict[str, object]] = [
             {
@@ -437,9 +452,9 @@ class IssuanceCycle:
         with self.db.session() as session:
             # The audit entries come first: their sequence numbers order changes for incremental
             # repository extracts, and go into each certificate row as it is inserted.
-            entries = audit.record_prepared(session, prepared)
-            for row, entry in zip(rows, entries, strict=True):
-                row["change_seq"] = entry.seq
+            seqs = audit.append_prepared(session, prepared)
+            for row, seq in zip(rows, seqs, strict=True):
+                row["change_seq"] = seq
             ids = ca_store.add_certificates(session, rows)
             ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
             issued = [
