@@ -217,7 +217,7 @@ class IssuanceCycle:
         for name, certificate in {j.issuer_name: j.signer_certificate for j in jobs}.items():
             if certificate is not None:
                 check_key_usable(name, certificate, now)
-        serials, intent_ids = self._reserve(jobs, actor=actor, now=now)
+        serials, reserved_hexes, intent_ids = self._reserve(jobs, actor=actor, now=now)
         crash_point("reserved")
         self._templates.clear()
         self._device_shapes.clear()
@@ -240,7 +240,11 @@ class IssuanceCycle:
                 "ca.build_failed", f"The certificate could not be built or signed: {exc}."
             ) from None
         try:
-            return self._store(jobs, certificates, intent_ids, actor=actor, on_stored=on_stored)
+            hexes = [
+                hex_ if cert.serial == serial else serial_hex(cert.serial)
+                for cert, serial, hex_ in zip(certificates, serials, reserved_hexes, strict=True)
+            ]
+            return self._store(jobs, certificates, hexes, intent_ids, actor=actor, on_stored=on_stored)
         except SmkiError as exc:
             # Refused inside the storing transaction (e.g. the RA's L11.4 re-check in ``on_stored``): it
             # rolled back, so nothing was stored or released; the serials are marked abandoned, never reused.
@@ -250,7 +254,8 @@ class IssuanceCycle:
     # -- step 1 -------------------------------------------------------------------------------------------
     def _reserve(
         self, jobs: Sequence[CertificateJob], *, actor: str, now: datetime
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[list[int], list[str], list[int]]:
+        """Reserve a new serial for each job: (serials, their repository hex forms, intent ids)."""
         for _ in range(_SERIAL_ATTEMPTS):
             serials = [builders.new_serial() for _ in jobs]
             if len(set(serials)) != len(serials):
@@ -274,7 +279,7 @@ class IssuanceCycle:
                             "issuers": sorted({r.issuer_name for r in reservations}),
                         },
                     )
-                return serials, ids
+                return serials, [r.serial_hex for r in reservations], ids
             except ca_store.SerialCollision:
                 continue
         raise SmkiError("ca.serial_collision", "No unused serial number could be reserved; try again.")
@@ -394,13 +399,23 @@ class IssuanceCycle:
         self,
         jobs: Sequence[CertificateJob],
         certificates: Sequence[_Signed],
+        hexes: Sequence[str],
         intent_ids: Sequence[int],
         *,
         actor: str,
         on_stored: StoredHook | None,
     ) -> list[IssuedCertificate]:
         issued_at = self.clock()
-        hexes = [serial_hex(cert.serial) for cert in certificates]
+        # A batch's jobs share a few kinds, key usages and validity dates: each value below is read or
+        # formatted once per batch (an enum member's value and isoformat cost more than a dict lookup).
+        # The dates are all UTC (read from the signed certificates), so equal dates format alike.
+        kinds = {kind: (kind.value, kind.hierarchy.value) for kind in {job.kind for job in jobs}}
+        usages = {usage: usage.value for usage in {job.key_usage for job in jobs}}
+        dates = {
+            date: date.isoformat()
+            for date in {cert.not_before for cert in certificates} | {cert.not_after for cert in certificates}
+        }
+        in_use = CertificateStatus.IN_USE.value
         # Everything that needs no lock is made ready before the write transaction (on SQLite its lock
         # serialises every writer): the audit entries' JSON and the certificate rows.
         prepared = _ISSUED_DETAILS.prepare_many(
@@ -411,14 +426,14 @@ class IssuanceCycle:
                 (
                     hex_,
                     (
-                        job.kind.value,
+                        kinds[job.kind][0],
                         job.issuer_name,
                         job.subscriber,
                         job.entity_id.dashed if job.entity_id else None,
                         job.role.code if job.role else None,
-                        job.key_usage.value,
-                        cert.not_before.isoformat(),
-                        cert.not_after.isoformat(),
+                        usages[job.key_usage],
+                        dates[cert.not_before],
+                        dates[cert.not_after],
                         cert.public_key_sha256,
                         job.approval_reference,
                     ),
@@ -430,15 +445,15 @@ class IssuanceCycle:
             {
                 "serial_hex": hex_,
                 "issuer_name": job.issuer_name,
-                "kind": job.kind.value,
-                "hierarchy": job.kind.hierarchy.value,
+                "kind": kinds[job.kind][0],
+                "hierarchy": kinds[job.kind][1],
                 "role_code": job.role.code if job.role is not None else None,
                 "entity_id": job.entity_id.compact if job.entity_id is not None else None,
-                "key_usage": job.key_usage.value,
+                "key_usage": usages[job.key_usage],
                 "subject_der": cert.subject_der,
                 "not_before": cert.not_before,
                 "not_after": cert.not_after,
-                "status": CertificateStatus.IN_USE.value,
+                "status": in_use,
                 "public_key_sha256": cert.public_key_sha256,
                 "der": cert.der,
                 "subscriber": job.subscriber,
