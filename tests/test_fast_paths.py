@@ -217,3 +217,30 @@ def test_template_signed_device_certificates_are_what_the_builder_makes(
             assert row.public_key_sha256 == item.public_key_sha256
             assert row.subject_der == cert.subject.public_bytes()
             assert row.change_seq is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.binary(max_size=40) | st.lists(st.sampled_from([b"%", b"%b", b"%s", b"0"])).map(b"".join),
+        min_size=5,
+        max_size=5,
+    ),
+    st.permutations([0, 1, 2, 3]),
+    st.binary(min_size=16, max_size=16),
+    st.binary(min_size=65, max_size=65),
+    st.binary(min_size=8, max_size=8),
+    st.binary(min_size=8, max_size=8),
+)
+def test_template_fill_puts_each_part_in_its_slot(
+    segments: list[bytes], order: list[int], serial: bytes, point: bytes, key_id: bytes, eui: bytes
+) -> None:
+    # The fill is a bytes %-format: octets such as '%' in the fixed segments must stand for themselves.
+    from smki.ca.tbs_lint import TemplateValues, _Template
+
+    values = TemplateValues(serial, point, key_id, eui)
+    parts = values.parts()
+    filled = (parts[slot] + segment for slot, segment in zip(order, segments[1:], strict=True))
+    expected = segments[0] + b"".join(filled)
+    template = _Template(tuple(segments), tuple(order), len(expected))
+    assert template.fill(values) == expected
