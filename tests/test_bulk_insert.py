@@ -98,3 +98,20 @@ def test_sqlite_ids_given_back_are_the_rows_ids_in_order(tmp_path) -> None:  # t
                 ).all()
             )
         assert ids == [by_serial[r["serial_hex"]] for r in rows]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_constraint_broken_by_bulk_rows_is_sqlalchemys_integrity_error_and_nothing_is_stored(
+    kind: str,
+    database_url_for,  # type: ignore[no-untyped-def]
+) -> None:
+    # Callers rely on it: reserve_serials turns it into SerialCollision and draws new serials.
+    db = Database(database_url_for(kind))
+    db.upgrade()
+    rows = _rows(30, 0)
+    rows[17]["serial_hex"] = rows[3]["serial_hex"]  # the same (issuer_name, serial_hex) twice
+    with pytest.raises(sa.exc.IntegrityError), db.session() as s:
+        insert_rows(s, CertificateRecord, rows)
+    with db.read_session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(CertificateRecord)).scalar_one() == 0
+    db.dispose()

@@ -7,6 +7,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import LargeBinary, Table, insert, inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from smki.storage.base import Base
@@ -15,11 +16,11 @@ from smki.storage.base import Base
 def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> list[int] | None:
     """Insert ``rows`` (column name -> value, every row the same columns) in the session's transaction.
 
-    On SQLite the values go through each column type's bind processor, fetched once per column, and the
-    DB-API ``executemany`` directly: SQLAlchemy's per-row parameter construction costs more than the
-    insert itself for a batch of certificates. Elsewhere (PostgreSQL) it is a Core executemany, which
-    SQLAlchemy already batches into multi-row INSERTs. The rows are stored exactly as a Core insert
-    would store them (tests/test_bulk_insert.py compares the two).
+    The values go through each column type's bind processor, fetched once per column; then, on SQLite,
+    the DB-API ``executemany`` directly (SQLAlchemy's per-row parameter construction costs more than the
+    insert itself for a batch of certificates), and on PostgreSQL one ``COPY ... FROM STDIN``. Any other
+    database gets a Core executemany. The rows are stored exactly as a Core insert would store them
+    (tests/test_bulk_insert.py compares the two on SQLite and PostgreSQL).
 
     Returns the new rows' ids, in order, when SQLite gave them (see :func:`_sqlite_ids`), else None.
     """
@@ -28,12 +29,38 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     connection = session.connection()
     dialect = connection.dialect
     columns = list(rows[0].keys())
-    if dialect.name != "sqlite" or any(len(row) != len(columns) for row in rows):
+    if dialect.name not in ("sqlite", "postgresql") or any(len(row) != len(columns) for row in rows):
         connection.execute(insert(model), [dict(row) for row in rows])
         return None
     table = cast(Table, inspect(model).local_table)
     getter = itemgetter(*columns)
     data = [list(getter(row)) for row in rows] if len(columns) > 1 else [[row[columns[0]]] for row in rows]
+    _bind(table, dialect, columns, data)
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if dialect.name == "postgresql":
+        # COPY: the server parses no INSERT per row (psycopg adapts each value by its Python type, as
+        # it does for statement parameters). The rows join the session's transaction like any insert.
+        sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        dbapi = dialect.loaded_dbapi
+        driver: Any = connection.connection.driver_connection  # psycopg's Connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                for values in data:
+                    copy.write_row(values)
+        except dbapi.Error as error:  # raised as SQLAlchemy raises a statement's (IntegrityError, ...)
+            raise DBAPIError.instance(sql, None, error, dbapi.Error) from None
+        return None
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+    connection.exec_driver_sql(sql, [tuple(values) for values in data])
+    primary = list(table.primary_key.columns)
+    if len(primary) != 1 or primary[0].name in columns:
+        return None  # the caller chose the keys (e.g. the audit log's sequence numbers)
+    return _sqlite_ids(session, table, primary[0].name, len(rows))
+
+
+def _bind(table: Table, dialect: Any, columns: list[str], data: list[list[Any]]) -> None:
+    """Pass every value through its column type's bind processor, as a Core insert would."""
     for index, name in enumerate(columns):
         column_type = table.c[name].type
         if isinstance(column_type, LargeBinary):
@@ -56,16 +83,6 @@ def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str,
             if out is None:
                 out = done[key] = process(value)
             values[index] = out
-    quote = dialect.identifier_preparer.quote
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
-    connection.exec_driver_sql(sql, [tuple(values) for values in data])
-    primary = list(table.primary_key.columns)
-    if len(primary) != 1 or primary[0].name in columns:
-        return None  # the caller chose the keys (e.g. the audit log's sequence numbers)
-    return _sqlite_ids(session, table, primary[0].name, len(rows))
 
 
 def _sqlite_ids(session: Session, table: Table, key: str, count: int) -> list[int] | None:
