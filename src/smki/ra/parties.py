@@ -1,7 +1,9 @@
 """The RA's register of parties: the DCC, SECCo, Parties with their User IDs, and nominated RDPs.
 
 Registration checks the description against the SEC (``policy.parties.check_party``), refuses an EUI-64
-that another person already holds, and is audited in the same transaction.
+that another person already holds, and is audited in the same transaction. Every change to the register
+takes the register's lock (``ra_store.lock_party_register``) before its checks, so two changes never
+interleave their checks and inserts (PostgreSQL; SQLite serialises writers anyway).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def _now() -> datetime:
 
 def _checked_again_on_conflict(change: Callable[[], _Changed]) -> _Changed:
     """Run a change to the register; when a concurrent one committed the same row between its checks and
-    its insert (a UNIQUE constraint refuses it: PostgreSQL, where writers are not serialised), run it once
-    more, so its checks now refuse it exactly as they refuse a sequential duplicate."""
+    its insert (a UNIQUE constraint refuses it), run it once more, so its checks now refuse it exactly as
+    they refuse a sequential duplicate. A backstop: the register's lock keeps changes made here from
+    interleaving, but a writer that does not take it (another tool, a session without the lock) could."""
     try:
         return change()
     except IntegrityError:
@@ -101,6 +104,7 @@ def register_party(db: Database, party: Party, *, actor: str) -> Party:
 
 def _register_party(db: Database, party: Party, *, actor: str) -> Party:
     with db.session() as session:
+        ra_store.lock_party_register(session)
         if ra_store.get_party(session, party.party_id) is not None:
             raise InvalidInput("party.exists", f"A party '{party.party_id}' is already registered.")
         if party.party_type is PartyType.DCC and any(
@@ -146,6 +150,7 @@ def add_identifier(db: Database, party_id: str, identifier: PartyIdentifier, *, 
 
 def _add_identifier_to(db: Database, party_id: str, identifier: PartyIdentifier, *, actor: str) -> Party:
     with db.session() as session:
+        ra_store.lock_party_register(session)
         party = load_party(session, party_id)
         updated = Party(
             party.party_id,
@@ -175,6 +180,7 @@ def nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) ->
 
 def _nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -> Party:
     with db.session() as session:
+        ra_store.lock_party_register(session)
         party = load_party(session, rdp_id)
         if network_party_id in party.nominated_by:
             raise InvalidInput(

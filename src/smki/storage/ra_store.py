@@ -227,6 +227,30 @@ def lock_key_families(session: Session, hierarchies: Iterable[str]) -> None:
         )
 
 
+# The second key of the party register's lock, in the same "SMKI" namespace: distinct from every
+# _KEY_LOCK_IDS value. No transaction takes both locks (the register's changes store no certificate).
+_PARTY_REGISTER_LOCK_ID = 100
+
+
+def lock_party_register(session: Session) -> None:
+    """Serialise, until the caller's transaction ends, every change to the party register.
+
+    A change reads the register (is this party id, this EUI-64 for another person, this nomination already
+    there?) and then writes; no UNIQUE constraint covers every such check (one EUI-64 held by two persons
+    under two different User Roles), so two concurrent changes must not interleave. PostgreSQL: a
+    transaction-scoped advisory lock, ``pg_advisory_xact_lock(namespace "SMKI", 100)``; take it first in
+    the transaction, before any check (READ COMMITTED: each later statement sees what the previous holder
+    committed). SQLite: nothing to do, the write transaction (``Database.session``, BEGIN IMMEDIATE)
+    already excludes every other writer. Call it in a write transaction only.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:namespace, :register)"),
+        {"namespace": _KEY_LOCK_NAMESPACE, "register": _PARTY_REGISTER_LOCK_ID},
+    )
+
+
 def certificates_of_subscriber(
     session: Session, subscriber_id: str, kinds: Sequence[str]
 ) -> list[CertificateRecord]:
