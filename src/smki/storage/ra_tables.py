@@ -32,8 +32,8 @@ class PartyRecord(Base):
 class PartyIdentifierRecord(Base):
     """An EUI-64 a person holds, for one User Role (or none, for the DCC and SECCo).
 
-    An EUI-64 belongs to one person only (enforced in ``ra_store.add_identifier``); it may serve that
-    person in more than one User Role.
+    An EUI-64 belongs to one person only (checked by ``smki.ra.parties`` under the party-register lock,
+    ``ra_store.lock_party_register``); it may serve that person in more than one User Role.
     """
 
     __tablename__ = "ra_party_identifiers"
