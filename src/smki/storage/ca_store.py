@@ -81,6 +81,12 @@ def reserve_serials(
         return ids
     by_serial: dict[str, int] = {}
     serials = [r.serial_hex for r in reservations]
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter (see ra_store)
+        found = session.connection().exec_driver_sql(
+            "SELECT serial_hex, id FROM issuance_intents WHERE serial_hex = ANY(%s)", (serials,)
+        )
+        by_serial.update((s, int(i)) for s, i in found)
+        return [by_serial[s] for s in serials]
     for start in range(0, len(serials), 500):
         stmt = select(IssuanceIntent.serial_hex, IssuanceIntent.id).where(
             IssuanceIntent.serial_hex.in_(serials[start : start + 500])
@@ -146,8 +152,9 @@ def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> lis
         return given
     intent_ids = [int(str(row["intent_id"])) for row in rows]
     found: dict[int, int] = {}
-    for start in range(0, len(intent_ids), 500):
-        found.update(certificate_ids_by_intent(session, intent_ids[start : start + 500]))
+    step = len(intent_ids) if session.get_bind().dialect.name == "postgresql" else 500
+    for start in range(0, len(intent_ids), step):
+        found.update(certificate_ids_by_intent(session, intent_ids[start : start + step]))
     return [found[i] for i in intent_ids]
 
 
@@ -155,6 +162,12 @@ def certificate_ids_by_intent(session: Session, intent_ids: Sequence[int]) -> di
     """Certificate id for each intent id that has one."""
     if not intent_ids:
         return {}
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter (see ra_store)
+        rows = session.connection().exec_driver_sql(
+            "SELECT intent_id, id FROM certificates WHERE intent_id = ANY(%s)",
+            ([int(i) for i in intent_ids],),
+        )
+        return {int(i): int(c) for i, c in rows if i is not None}
     stmt = select(CertificateRecord.intent_id, CertificateRecord.id).where(
         CertificateRecord.intent_id.in_(list(intent_ids))
     )
