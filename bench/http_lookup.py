@@ -126,7 +126,9 @@ def prepare_database(kind: str, home: Path) -> tuple[str, str | None]:
     return f"{POSTGRES}?options=-csearch_path%3D{schema}", schema
 
 
-def start_server(home: Path, url: str, kind: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, url: str, kind: str, port: int, log: Path, workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.pop("SMKI_HOME", None)
     if kind == "postgres":
@@ -135,7 +137,8 @@ def start_server(home: Path, url: str, kind: str, port: int, log: Path) -> subpr
         env.pop("SMKI_DATABASE_URL", None)
     with log.open("wb") as out:
         return subprocess.Popen(
-            [SMKI, "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)],
+            [SMKI, "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -237,6 +240,7 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--verify-sample", type=int, default=200, help="EUI-64s checked with httpx.")
     parser.add_argument("--bound-seconds", type=float, default=3.0)
+    parser.add_argument("--server-workers", type=int, default=1, help="`smki serve --workers`.")
     args = parser.parse_args()
     if args.rows < 2:
         parser.error("--rows must be at least 2")
@@ -268,10 +272,10 @@ def main() -> int:
 
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            server = start_server(home, url, args.db, port, log)
+            server = start_server(home, url, args.db, port, log, args.server_workers)
             health = wait_healthy(base, server, log)
-            print(f"smki serve pid {server.pid} on {base}: /health {health.get('status')}, "
-                  f"database {health.get('database')}")  # fmt: skip
+            print(f"smki serve pid {server.pid} ({args.server_workers} worker process(es)) on {base}: "
+                  f"/health {health.get('status')}, database {health.get('database')}")  # fmt: skip
             checked = verify(base, args.rows, n_euis, args.verify_sample)
             print(f"verified (untimed, httpx): {checked} EUI-64 lookups answer the stored certificates")
 

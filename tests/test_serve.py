@@ -212,3 +212,97 @@ def test_health_reports_an_unreachable_database_as_json(tmp_path: Path) -> None:
     assert listing.json()["code"] == "storage.unreachable"
     assert set(listing.json()) == {"code", "message", "clause"}
     json.dumps(body)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_serve_with_two_worker_processes_answers_from_both_and_stops_cleanly(
+    kind: str, tmp_path: Path, database_url_for
+) -> None:  # type: ignore[no-untyped-def]
+    url = database_url_for(kind)
+    home = tmp_path / "smki-home"
+    home.mkdir()
+    passphrase_file = home / "passphrase"
+    passphrase_file.write_text("Pp-" + secrets.token_hex(16) + "\n")
+    passphrase_file.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMKI_")}
+    env.update(SMKI_DATABASE_URL=url, SMKI_KEY_PASSPHRASE_FILE=str(passphrase_file))
+    init = subprocess.run(
+        [SMKI, "init", "--home", str(home)], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    args = [SMKI, "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running(args, env, log) as server:
+        assert wait_for_health(base, server).json()["initialised"] is True
+        deadline = time.monotonic() + 60
+        while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(server.pid)
+        assert len(workers) >= 2, workers
+        # Every process serves the same home: the same answers, whichever worker takes the connection.
+        answers = {httpx.get(f"{base}/ca/Z1.pem").content for _ in range(20)}
+        assert len(answers) == 1 and b"BEGIN CERTIFICATE" in answers.pop()
+        listing = httpx.get(f"{base}/v1/repository/certificates", params={"issuer": "Z1"})
+        assert listing.status_code == 200 and len(listing.json()["items"]) == 5
+    assert server.returncode is not None
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not left, f"outlived the server: {left}"
+    assert log.read_text().count("Application startup complete") >= 2
+
+
+def test_connections_accepted_on_a_workers_socket_get_tcp_nodelay() -> None:
+    # A uvicorn worker accepts on a socket rebuilt from the supervisor's descriptor (protocol number 0):
+    # asyncio leaves Nagle on for its connections, and keep-alive requests stall ~40 ms on delayed ACKs.
+    import asyncio
+
+    from smki.api.server import HTTP_PROTOCOL, NoDelayHTTPProtocol, set_nodelay
+
+    assert f"{NoDelayHTTPProtocol.__module__}:{NoDelayHTTPProtocol.__name__}" == HTTP_PROTOCOL
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    as_in_a_worker = socket.fromfd(listener.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    assert as_in_a_worker.proto == 0
+    seen: dict[str, int] = {}
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            connection = transport.get_extra_info("socket")
+            seen["before"] = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            set_nodelay(transport)
+            seen["after"] = connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            transport.close()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Probe, sock=as_in_a_worker)
+        port = as_in_a_worker.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if "after" in seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    asyncio.run(main())
+    listener.close()
+    assert seen == {"before": 0, "after": 1}

@@ -42,3 +42,9 @@ def create_app(home: Path | str | None = None, *, database: Database | None = No
         router: APIRouter = module.router
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """``create_app`` for the home named by ``SMKI_HOME`` (and ``SMKI_DATABASE_URL``): what each process of
+    ``smki serve --workers N`` builds for itself (uvicorn imports it by name in every worker)."""
+    return create_app()

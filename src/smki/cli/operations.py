@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import typer
 from smki import audit
 from smki.cli.context import HOME_OPTION, exit_with, open_database
 from smki.model import SmkiError
+from smki.settings import resolve_home
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -150,17 +152,38 @@ def serve(
     home: Path | None = HOME_OPTION,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Server processes sharing the port (each opens its own database connections and keys).",
+    ),
 ) -> None:
     """Serve the SMKI web API (health, CA and commissioning certificate downloads) with uvicorn."""
     import uvicorn
 
     from smki.api.app import create_app
+    from smki.api.server import HTTP_PROTOCOL
 
     try:
-        db = open_database(home)
+        db = open_database(home)  # checked and migrated once, before any server process starts
     except SmkiError as exc:
         raise exit_with(exc) from None
-    uvicorn.run(create_app(home, database=db), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(home, database=db), host=host, port=port, log_level="info", http=HTTP_PROTOCOL)
+        return
+    db.dispose()
+    # Each worker process imports the app factory by name and builds the app for this home.
+    os.environ["SMKI_HOME"] = str(resolve_home(home))
+    uvicorn.run(
+        "smki.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        http=HTTP_PROTOCOL,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 @audit_app.command("verify")
