@@ -70,11 +70,10 @@ def openssl_verify(ca_file: Path, cert: Path, untrusted: Path | None = None) -> 
     assert done.returncode == 0 and done.stdout.strip().endswith(": OK"), done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_new_user_inits_serves_and_downloads_certificates_that_verify(
-    kind: str, tmp_path: Path, database_url_for
-) -> None:  # type: ignore[no-untyped-def]
-    url = database_url_for(kind)
+def initialised_home(
+    tmp_path: Path, url: str
+) -> tuple[Path, dict[str, str], str, subprocess.CompletedProcess[str]]:
+    """`smki init` on a new home with a passphrase file, as a user runs it: home, env, passphrase, run."""
     home = tmp_path / "smki-home"
     home.mkdir()
     passphrase = "Pp-" + secrets.token_hex(16)
@@ -83,11 +82,20 @@ def test_new_user_inits_serves_and_downloads_certificates_that_verify(
     passphrase_file.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMKI_")}
     env.update(SMKI_DATABASE_URL=url, SMKI_KEY_PASSPHRASE_FILE=str(passphrase_file))
-
     init = subprocess.run(
         [SMKI, "init", "--home", str(home)], env=env, capture_output=True, text=True, timeout=300, check=False
     )
     assert init.returncode == 0, init.stdout + init.stderr
+    return home, env, passphrase, init
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_new_user_inits_serves_and_downloads_certificates_that_verify(
+    kind: str, tmp_path: Path, database_url_for
+) -> None:  # type: ignore[no-untyped-def]
+    url = database_url_for(kind)
+    home, env, passphrase, init = initialised_home(tmp_path, url)
+    passphrase_file = home / "passphrase"
     assert "Root OCA Certificate" in init.stdout and "L3.23(i)" in init.stdout
 
     port = free_port()
@@ -231,18 +239,7 @@ def _children(pid: int) -> list[int]:
 def test_serve_with_two_worker_processes_answers_from_both_and_stops_cleanly(
     kind: str, tmp_path: Path, database_url_for
 ) -> None:  # type: ignore[no-untyped-def]
-    url = database_url_for(kind)
-    home = tmp_path / "smki-home"
-    home.mkdir()
-    passphrase_file = home / "passphrase"
-    passphrase_file.write_text("Pp-" + secrets.token_hex(16) + "\n")
-    passphrase_file.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMKI_")}
-    env.update(SMKI_DATABASE_URL=url, SMKI_KEY_PASSPHRASE_FILE=str(passphrase_file))
-    init = subprocess.run(
-        [SMKI, "init", "--home", str(home)], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert init.returncode == 0, init.stdout + init.stderr
+    home, env, _, _ = initialised_home(tmp_path, database_url_for(kind))
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
