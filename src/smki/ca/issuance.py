@@ -471,7 +471,15 @@ class IssuanceCycle:
             for row, seq in zip(rows, seqs, strict=True):
                 row["change_seq"] = seq
             ids = ca_store.add_certificates(session, rows)
-            ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
+            signed = ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
+            if signed != len(intent_ids):
+                # An operator abandoned these serials meanwhile (`smki intents abandon`): they stay unused.
+                raise SmkiError(
+                    "ca.intent_not_reserved",
+                    f"{len(intent_ids) - signed} of the {len(intent_ids)} serials reserved for this request "
+                    "were marked abandoned before the certificates were stored; nothing was released: "
+                    "submit the request again.",
+                )
             issued = [
                 IssuedCertificate(
                     serial=cert.serial,

@@ -213,8 +213,83 @@ def audit_verify(
     raise typer.Exit(0 if result.ok else 1)
 
 
+intents_app = typer.Typer(
+    help="Issuance intents: the serials reserved before signing, and those a crash left reserved.",
+    no_args_is_help=True,
+)
+
+
+def _intent_json(view: Any) -> dict[str, Any]:
+    return {
+        "intent": view.intent_id,
+        "serial": view.serial_hex,
+        "issuer": view.issuer_name,
+        "kind": view.kind,
+        "state": view.state,
+        "actor": view.actor,
+        "reserved_at": view.reserved_at.isoformat(),
+        "finished_at": view.finished_at.isoformat() if view.finished_at else None,
+        "reason": view.reason,
+    }
+
+
+@intents_app.command("list")
+def intents_list(
+    home: Path | None = HOME_OPTION,
+    state: str | None = typer.Option(None, "--state", help="Only this state: reserved, signed or abandoned."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """List issuance intents, oldest first."""
+    from smki.ca.intents import list_intents
+
+    try:
+        views = list_intents(open_database(home), state=state)
+    except SmkiError as exc:
+        raise exit_with(exc, as_json=as_json) from None
+    for view in views:
+        if as_json:
+            typer.echo(json.dumps(_intent_json(view)))
+        else:
+            typer.echo(
+                f"{view.intent_id:>8} {view.serial_hex} {view.issuer_name:<5} {view.kind:<13} "
+                f"{view.state:<9} reserved {view.reserved_at:%Y-%m-%d %H:%M:%S} by {view.actor}"
+            )
+    if not as_json:
+        typer.echo(f"{len(views)} intent(s).")
+
+
+@intents_app.command("abandon")
+def intents_abandon(
+    home: Path | None = HOME_OPTION,
+    older_than_hours: float = typer.Option(
+        24.0, "--older-than-hours", min=0.0, help="Abandon reservations older than this (default a day)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per abandoned intent."),
+) -> None:
+    """Mark abandoned the serials a crash left reserved (never used; audited). Safe while issuing: an
+    issuance whose serials are abandoned under it is refused and releases nothing."""
+    from datetime import timedelta
+
+    from smki.ca.intents import abandon_stale
+
+    try:
+        views = abandon_stale(
+            open_database(home), older_than=timedelta(hours=older_than_hours), actor=operator_actor()
+        )
+    except SmkiError as exc:
+        raise exit_with(exc, as_json=as_json) from None
+    for view in views:
+        if as_json:
+            typer.echo(json.dumps(_intent_json(view)))
+    if not as_json:
+        typer.echo(
+            f"{len(views)} reserved serial(s) older than {older_than_hours:g} h marked abandoned (audited)."
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the operations commands to the `smki` app."""
     app.command("init")(init)
     app.command("serve")(serve)
     app.add_typer(audit_app, name="audit")
+    app.add_typer(intents_app, name="intents")

@@ -97,21 +97,36 @@ def reserve_serials(
 
 def finish_intents(
     session: Session, intent_ids: Iterable[int], *, state: str, at: datetime, reason: str | None = None
-) -> None:
-    """Move reserved intents to ``signed`` or ``abandoned``."""
+) -> int:
+    """Move reserved intents to ``signed`` or ``abandoned``; how many were still ``reserved``."""
     ids = list(intent_ids)
     if not ids:
-        return
+        return 0
     # A batch's intents have consecutive ids (reserve_serials on SQLite): a range, not thousands of values.
     consecutive = ids == list(range(ids[0], ids[0] + len(ids)))
-    which = IssuanceIntent.id.between(ids[0], ids[-1]) if consecutive else IssuanceIntent.id.in_(ids)
-    session.execute(
-        update(IssuanceIntent)
-        .where(which, IssuanceIntent.state == RESERVED)
-        .values(state=state, finished_at=at, reason=reason)
-        # No intent is held in the session: nothing to synchronise (the ORM would fetch every id back).
-        .execution_options(synchronize_session=False)
+    moved = 0
+    for start in range(0, 1 if consecutive else len(ids), 500):
+        part = ids[start : start + 500]
+        which = IssuanceIntent.id.between(ids[0], ids[-1]) if consecutive else IssuanceIntent.id.in_(part)
+        result = session.execute(
+            update(IssuanceIntent)
+            .where(which, IssuanceIntent.state == RESERVED)
+            .values(state=state, finished_at=at, reason=reason)
+            # No intent is held in the session: nothing to synchronise (the ORM would fetch every id back).
+            .execution_options(synchronize_session=False)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
+
+
+def reserved_before(session: Session, cutoff: datetime) -> list[IssuanceIntent]:
+    """Intents still ``reserved`` that were reserved before ``cutoff``, oldest first."""
+    stmt = (
+        select(IssuanceIntent)
+        .where(IssuanceIntent.state == RESERVED, IssuanceIntent.reserved_at < cutoff)
+        .order_by(IssuanceIntent.id)
     )
+    return list(session.execute(stmt).scalars())
 
 
 def serial_is(serial_hex: str, issuer_name: str | None = None) -> ColumnElement[bool]:
