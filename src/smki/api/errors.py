@@ -54,6 +54,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "crl.concurrent_publish": 409,
     "csr.key_file_exists": 409,
     "party.concurrent_change": 409,
+    "ca.intent_not_reserved": 409,  # an operator abandoned the serials meanwhile: submit again
     # 400: an argument that cannot be used.
     "batch.chunk_size": 400,
     "init.env_missing": 400,
