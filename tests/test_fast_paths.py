@@ -24,6 +24,7 @@ from smki.keys import SoftBackend
 from smki.model import CertificateKind, EntityId, KeyUsage, RemotePartyRole, SmkiError
 from smki.policy.csr import CsrFacts, DeviceCsrTemplates, read_csr
 from smki.profiles import builders
+from smki.profiles.der import P256_SPKI_HEADER
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import lint
 from smki.ra import csr_builder
@@ -169,9 +170,12 @@ def cas(tmp_path: Path) -> CertificateAuthorities:
     return CertificateAuthorities.open(db, keys, ENV)
 
 
+@pytest.mark.parametrize("with_der", [False, True], ids=["key-only", "with-spki-der"])
 def test_template_signed_device_certificates_are_what_the_builder_makes(
-    cas: CertificateAuthorities,
+    cas: CertificateAuthorities, with_der: bool
 ) -> None:
+    # with_der: the requests carry their key's SubjectPublicKeyInfo too (as the RA's do), from which the
+    # template path takes the point instead of encoding the key: the certificates must be the same.
     keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(12)]
     requests = [
         IssueRequest(
@@ -180,6 +184,11 @@ def test_template_signed_device_certificates_are_what_the_builder_makes(
             key_usage=KeyUsage.DIGITAL_SIGNATURE if i % 2 else KeyUsage.KEY_AGREEMENT,
             entity_id=eui(100 + i),
             subscriber="test",
+            public_key_der=key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            if with_der
+            else None,
         )
         for i, key in enumerate(keys)
     ]
@@ -244,3 +253,36 @@ def test_template_fill_puts_each_part_in_its_slot(
     expected = segments[0] + b"".join(filled)
     template = _Template(tuple(segments), tuple(order), len(expected))
     assert template.fill(values) == expected
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=_P256_ORDER - 1),
+    st.sampled_from(["none", "uncompressed", "compressed"]),
+    st.integers(min_value=1, max_value=2**128 - 1),
+)
+def test_template_values_from_the_spki_der_equal_those_from_the_key(
+    scalar: int, given_der: str, serial: int
+) -> None:
+    # The point taken from an uncompressed P-256 SubjectPublicKeyInfo is the key's own X9.62 encoding;
+    # any other form (here a compressed point) falls back to encoding the key.
+    from smki.ca.tbs_lint import TemplateValues
+
+    public_key = ec.derive_private_key(scalar, ec.SECP256R1()).public_key()
+    der = {
+        "none": None,
+        "uncompressed": public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        # the same key's SubjectPublicKeyInfo with a compressed point (SEQUENCE of 57 octets: the 21-octet
+        # AlgorithmIdentifier, a 34-octet BIT STRING)
+        "compressed": b"\x30\x39"
+        + P256_SPKI_HEADER[2:-3]
+        + b"\x03\x22\x00"
+        + public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint),
+    }[given_der]
+    entity = eui(7)
+    assert TemplateValues.of(serial, public_key, entity, der) == TemplateValues.of(serial, public_key, entity)

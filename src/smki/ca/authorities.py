@@ -234,4 +234,5 @@ class CertificateAuthorities:
             subscriber=request.subscriber,
             approval_reference=request.approval_reference,
             public_key=request.public_key,
+            public_key_der=request.public_key_der,
         )

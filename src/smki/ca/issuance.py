@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -117,6 +117,9 @@ class IssueRequest:
     not_after: datetime | None = None
     approval_reference: str | None = None
     subscriber: str | None = None  # the party the certificate is issued to (repository search, revocation)
+    # ``public_key``'s SubjectPublicKeyInfo DER when the caller read the key from it (the RA, from the CSR):
+    # it must encode that same key. Device Certificates made from a template take the point from it.
+    public_key_der: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class CertificateJob:
     subscriber: str | None = None
     approval_reference: str | None = None
     public_key: ec.EllipticCurvePublicKey | None = None  # the subject key, for template lint (tbs_lint)
+    public_key_der: bytes | None = None  # its SubjectPublicKeyInfo, when known (``IssueRequest``)
 
 
 StoredHook = Callable[[Session, list[IssuedCertificate]], None]
@@ -367,7 +371,7 @@ class IssuanceCycle:
         if shape is None or common is None or not builders.is_smki_serial(serial):
             return None
         assert job.public_key is not None and job.entity_id is not None
-        values = TemplateValues.of(serial, job.public_key, job.entity_id)
+        values = TemplateValues.of(serial, job.public_key, job.entity_id, job.public_key_der)
         tbs = self._templates.fill(shape, values)
         if tbs is None:
             return None

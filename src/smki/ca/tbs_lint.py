@@ -31,7 +31,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from smki.model import CertificateKind, EntityId, KeyUsage
 from smki.profiles import builders
-from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM, TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, tlv
+from smki.profiles.der import (
+    ECDSA_WITH_SHA256_ALGORITHM,
+    P256_SPKI_HEADER,
+    TAG_BIT_STRING,
+    TAG_INTEGER,
+    TAG_SEQUENCE,
+    tlv,
+)
 
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 # ECDSA-Sig-Value { r = n, s = 1 }: well formed, two positive INTEGERs, and never valid (r must be < n).
@@ -87,6 +94,10 @@ class CheckingSigner(ec.EllipticCurvePrivateKey):
         return self
 
 
+_P256_UNCOMPRESSED_PREFIX = P256_SPKI_HEADER + b"\x04"  # an uncompressed point follows the 0x04
+_P256_SPKI_LENGTH = len(P256_SPKI_HEADER) + 65
+
+
 @dataclass(frozen=True)
 class TemplateValues:
     """The request's own values for the places where Device TBSCertificates of one shape differ."""
@@ -97,10 +108,26 @@ class TemplateValues:
     eui: bytes  # 8-octet hwSerialNum
 
     @classmethod
-    def of(cls, serial: int, public_key: ec.EllipticCurvePublicKey, entity_id: EntityId) -> TemplateValues:
-        point = public_key.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+    def of(
+        cls,
+        serial: int,
+        public_key: ec.EllipticCurvePublicKey,
+        entity_id: EntityId,
+        public_key_der: bytes | None = None,
+    ) -> TemplateValues:
+        """The values of one request. ``public_key_der``, when given, is ``public_key``'s own
+        SubjectPublicKeyInfo (as read from the CSR): an uncompressed P-256 one holds the point as its last
+        65 octets, which saves encoding the key again (property-tested equal to ``public_bytes``)."""
+        if (
+            public_key_der is not None
+            and len(public_key_der) == _P256_SPKI_LENGTH
+            and public_key_der.startswith(_P256_UNCOMPRESSED_PREFIX)
+        ):
+            point = public_key_der[len(P256_SPKI_HEADER) :]
+        else:
+            point = public_key.public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
         return cls(serial.to_bytes(16, "big"), point, builders.point_key_identifier(point), entity_id.value)
 
     def parts(self) -> tuple[bytes, bytes, bytes, bytes]:

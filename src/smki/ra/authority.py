@@ -292,6 +292,7 @@ class RegistrationAuthority:
             not_after=not_after,
             approval_reference=", ".join(approvals) or None,
             subscriber=requester.party_id,
+            public_key_der=facts.public_key_der,
         )
         return Decision(facts, eligibility, key_decision, tuple(approvals), issue)
 

@@ -330,6 +330,7 @@ def _request(fields: tuple[Any, ...]) -> IssueRequest:
         not_after=not_after,
         approval_reference=approval,
         subscriber=subscriber,
+        public_key_der=spki,
     )
 
 
