@@ -286,3 +286,13 @@ def test_template_values_from_the_spki_der_equal_those_from_the_key(
     }[given_der]
     entity = eui(7)
     assert TemplateValues.of(serial, public_key, entity, der) == TemplateValues.of(serial, public_key, entity)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.binary(max_size=200))
+def test_certificate_der_is_the_nested_tlv_form(tbs: bytes, signature: bytes) -> None:
+    from smki.ca.issuance import _certificate_der
+    from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM, TAG_BIT_STRING, TAG_SEQUENCE, tlv
+
+    expected = tlv(TAG_SEQUENCE, tbs + ECDSA_WITH_SHA256_ALGORITHM + tlv(TAG_BIT_STRING, b"\x00" + signature))
+    assert _certificate_der(tbs, signature) == expected

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -49,7 +49,14 @@ from smki.model import (
     SmkiError,
 )
 from smki.profiles import builders
-from smki.profiles.der import ECDSA_WITH_SHA256_ALGORITHM, P256_SPKI_HEADER, TAG_BIT_STRING, TAG_SEQUENCE, tlv
+from smki.profiles.der import (
+    ECDSA_WITH_SHA256_ALGORITHM,
+    P256_SPKI_HEADER,
+    TAG_BIT_STRING,
+    TAG_SEQUENCE,
+    encode_length,
+    tlv,
+)
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import LintReport, lint
 from smki.profiles.lint_rules import Severity
@@ -387,7 +394,7 @@ class IssuanceCycle:
             except InvalidSignature:
                 raise _bad_signature(job) from None
             verified.add(job.key_label)
-        der = tlv(TAG_SEQUENCE, tbs + ECDSA_WITH_SHA256_ALGORITHM + tlv(TAG_BIT_STRING, b"\x00" + signature))
+        der = _certificate_der(tbs, signature)
         not_before, not_after, subject_der = common
         return _Signed(
             serial=serial,
@@ -560,6 +567,26 @@ class _Signed:
     not_after: datetime
     subject_der: bytes
     public_key_sha256: str
+
+
+def _certificate_der(tbs: bytes, signature: bytes) -> bytes:
+    """The Certificate SEQUENCE of ``tbs`` signed ecdsa-with-SHA256 with ``signature`` (DER).
+
+    Equal to ``tlv(SEQUENCE, tbs + algorithm + tlv(BIT STRING, 0x00 + signature))`` (property-tested), in
+    one join: an ECDSA signature's BIT STRING has a one-octet length, and the outer header is looked up by
+    length (the certificates of a template shape have a few lengths, as signatures have).
+    """
+    bits = len(signature) + 1  # the unused-bits octet, then the signature
+    if bits >= 0x80:
+        return tlv(TAG_SEQUENCE, tbs + ECDSA_WITH_SHA256_ALGORITHM + tlv(TAG_BIT_STRING, b"\x00" + signature))
+    header = _sequence_header(len(tbs) + len(ECDSA_WITH_SHA256_ALGORITHM) + 2 + bits)
+    return b"".join((header, tbs, ECDSA_WITH_SHA256_ALGORITHM, bytes((TAG_BIT_STRING, bits, 0)), signature))
+
+
+@lru_cache(maxsize=64)
+def _sequence_header(length: int) -> bytes:
+    """The tag and length octets of a SEQUENCE of ``length`` content octets."""
+    return bytes((TAG_SEQUENCE,)) + encode_length(length)
 
 
 def _device_shape(job: CertificateJob) -> ShapeKey | None:
