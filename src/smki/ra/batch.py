@@ -46,7 +46,7 @@ from smki.policy.csr import check_duplicate_key
 from smki.policy.eligibility import DeviceType
 from smki.profiles.environment import PkiEnvironment
 from smki.ra.authority import CertificateRequest, Decision, RegistrationAuthority
-from smki.ra.key_guard import KeyClaim, key_guard
+from smki.ra.key_guard import KeyClaim, key_guard, reuse_allowed_by
 from smki.ra.parties import load_parties
 from smki.storage import Database
 
@@ -286,7 +286,6 @@ def _check_chunk(
             refused.append((index, outcome.as_dict()))
             continue
         facts = outcome.facts
-        claim = KeyClaim.decided(facts.kind, facts.public_key_sha256, outcome.key_decision, outcome.approvals)
         pending[index] = outcome.issue_request
         accepted.append(
             (
@@ -294,7 +293,7 @@ def _check_chunk(
                 facts.kind.hierarchy.value,
                 facts.public_key_sha256,
                 _fields(outcome),
-                claim.reuse_allowed,
+                reuse_allowed_by(outcome.key_decision, outcome.approvals),
             )
         )
     return accepted, refused

@@ -41,10 +41,14 @@ class KeyClaim:
         cls, kind: CertificateKind, public_key_sha256: str, decision: KeyDecision, approvals: Sequence[str]
     ) -> KeyClaim:
         """The claim of a request the RA accepted with ``decision`` and these SMKI PMA approvals."""
-        allowed = decision is KeyDecision.ROOT_OCA_REUSE or (
-            decision is KeyDecision.REUSE_NEEDS_PMA_APPROVAL and bool(approvals)
-        )
-        return cls(kind, public_key_sha256, allowed)
+        return cls(kind, public_key_sha256, reuse_allowed_by(decision, approvals))
+
+
+def reuse_allowed_by(decision: KeyDecision, approvals: Sequence[str]) -> bool:
+    """``KeyClaim.decided(...).reuse_allowed``, without making the claim (the batch checker needs only it)."""
+    return decision is KeyDecision.ROOT_OCA_REUSE or (
+        decision is KeyDecision.REUSE_NEEDS_PMA_APPROVAL and bool(approvals)
+    )
 
 
 def key_guard(claims: Sequence[KeyClaim]) -> StoredHook:
@@ -108,4 +112,4 @@ def _refuse(claim: KeyClaim, index: int, count: int) -> None:
     raise AssertionError(f"check_duplicate_key allowed a duplicate {claim.kind.title} key")
 
 
-__all__ = ["KeyClaim", "check_claims", "key_guard"]
+__all__ = ["KeyClaim", "check_claims", "key_guard", "reuse_allowed_by"]
