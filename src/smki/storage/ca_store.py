@@ -103,11 +103,12 @@ def finish_intents(
     if not ids:
         return 0
     # A batch's intents have consecutive ids (reserve_serials on SQLite): a range, not thousands of values.
-    consecutive = ids == list(range(ids[0], ids[0] + len(ids)))
+    if ids == list(range(ids[0], ids[0] + len(ids))):
+        conditions = [IssuanceIntent.id.between(ids[0], ids[-1])]
+    else:
+        conditions = [IssuanceIntent.id.in_(ids[start : start + 500]) for start in range(0, len(ids), 500)]
     moved = 0
-    for start in range(0, 1 if consecutive else len(ids), 500):
-        part = ids[start : start + 500]
-        which = IssuanceIntent.id.between(ids[0], ids[-1]) if consecutive else IssuanceIntent.id.in_(part)
+    for which in conditions:
         result = session.execute(
             update(IssuanceIntent)
             .where(which, IssuanceIntent.state == RESERVED)
