@@ -32,3 +32,15 @@ class InvalidInput(SmkiError):
 
 class PolicyRefusal(SmkiError):
     """A well-formed request that a rule of the Smart Energy Code refuses."""
+
+
+class StorageConflict(SmkiError):
+    """The database refused a change because a concurrent one took the same unique value first.
+
+    Raised by ``storage`` in place of the driver's integrity error, so that callers can retry a change
+    (its checks then refuse it as they refuse a sequential duplicate) without importing the driver.
+    """
+
+
+class StorageUnavailable(SmkiError):
+    """The database cannot be reached (refused, lost or restarted connection): ``storage.unreachable``."""

@@ -2,5 +2,6 @@
 
 from smki.storage.base import Base
 from smki.storage.database import Database
+from smki.storage.transaction import Transaction
 
-__all__ = ["Base", "Database"]
+__all__ = ["Base", "Database", "Transaction"]

@@ -6,15 +6,16 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from smki.model.errors import SmkiError
 from smki.storage import bulk
 from smki.storage.audit_tables import AuditEntry, AuditHead
+from smki.storage.transaction import Transaction, session_of
 
 
-def lock_head(session: Session) -> AuditHead:
+def lock_head(tx: Transaction) -> AuditHead:
     """Lock and return the chain head (PostgreSQL row lock; SQLite writers are already serialised)."""
+    session = session_of(tx)
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         raise SmkiError(
@@ -23,17 +24,19 @@ def lock_head(session: Session) -> AuditHead:
     return head
 
 
-def append(session: Session, head: AuditHead, entry: AuditEntry) -> None:
+def append(tx: Transaction, head: AuditHead, entry: AuditEntry) -> None:
     """Insert ``entry`` and move the head to it, in the caller's transaction."""
+    session = session_of(tx)
     session.add(entry)
     head.last_seq = entry.seq
     head.last_hash = entry.entry_hash
     session.flush()
 
 
-def append_many(session: Session, head: AuditHead, rows: Sequence[dict[str, Any]]) -> None:
+def append_many(tx: Transaction, head: AuditHead, rows: Sequence[dict[str, Any]]) -> None:
     """Insert chained entries (column -> value, in sequence order) in one statement and move the head to
     the last, in the caller's transaction."""
+    session = session_of(tx)
     if not rows:
         return
     bulk.insert_rows(session, AuditEntry, rows)
@@ -42,13 +45,15 @@ def append_many(session: Session, head: AuditHead, rows: Sequence[dict[str, Any]
     session.flush()
 
 
-def read_head(session: Session) -> AuditHead | None:
+def read_head(tx: Transaction) -> AuditHead | None:
     """The head row without locking it."""
+    session = session_of(tx)
     return session.get(AuditHead, 1)
 
 
-def iter_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+def iter_entries(tx: Transaction, batch: int = 5000) -> Iterator[AuditEntry]:
     """Every entry in sequence order, streamed in batches rather than loaded whole."""
+    session = session_of(tx)
     last = 0
     while True:
         rows = list(
@@ -63,8 +68,9 @@ def iter_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
         session.expunge_all()
 
 
-def entries_for_object(session: Session, object_type: str, object_id: str) -> list[AuditEntry]:
+def entries_for_object(tx: Transaction, object_type: str, object_id: str) -> list[AuditEntry]:
     """The entries about one object, oldest first."""
+    session = session_of(tx)
     stmt = (
         select(AuditEntry)
         .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)

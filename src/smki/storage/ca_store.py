@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from smki.model import Hierarchy
 from smki.storage import bulk
@@ -22,6 +21,7 @@ from smki.storage.ca_tables import (
     CommissioningCredential,
     IssuanceIntent,
 )
+from smki.storage.transaction import Transaction, session_of
 
 RESERVED = "reserved"
 SIGNED = "signed"
@@ -50,13 +50,14 @@ def utc(value: datetime) -> datetime:
 
 
 def reserve_serials(
-    session: Session, reservations: Sequence[Reservation], *, actor: str, at: datetime
+    tx: Transaction, reservations: Sequence[Reservation], *, actor: str, at: datetime
 ) -> list[int]:
     """Insert one ``reserved`` intent per serial and return their ids, in order.
 
     Raises SerialCollision when any serial already exists; the caller's transaction is then unusable
     and must be rolled back (the database's UNIQUE constraint is what guarantees it, across processes).
     """
+    session = session_of(tx)
     rows = [
         {
             "serial_hex": r.serial_hex,
@@ -96,9 +97,10 @@ def reserve_serials(
 
 
 def finish_intents(
-    session: Session, intent_ids: Iterable[int], *, state: str, at: datetime, reason: str | None = None
+    tx: Transaction, intent_ids: Iterable[int], *, state: str, at: datetime, reason: str | None = None
 ) -> int:
     """Move reserved intents to ``signed`` or ``abandoned``; how many were still ``reserved``."""
+    session = session_of(tx)
     ids = list(intent_ids)
     if not ids:
         return 0
@@ -120,8 +122,9 @@ def finish_intents(
     return moved
 
 
-def reserved_before(session: Session, cutoff: datetime) -> list[IssuanceIntent]:
+def reserved_before(tx: Transaction, cutoff: datetime) -> list[IssuanceIntent]:
     """Intents still ``reserved`` that were reserved before ``cutoff``, oldest first."""
+    session = session_of(tx)
     stmt = (
         select(IssuanceIntent)
         .where(IssuanceIntent.state == RESERVED, IssuanceIntent.reserved_at < cutoff)
@@ -146,8 +149,9 @@ def serial_is(serial_hex: str, issuer_name: str | None = None) -> ColumnElement[
     return CertificateRecord.intent_id.in_(intent.scalar_subquery())
 
 
-def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
+def add_certificates(tx: Transaction, rows: Sequence[dict[str, object]]) -> list[int]:
     """Insert certificate rows (column name -> value) in one statement; return their ids, in order."""
+    session = session_of(tx)
     if not rows:
         return []
     if len(rows) == 1 or any(row.get("intent_id") is None for row in rows):
@@ -170,12 +174,13 @@ def add_certificates(session: Session, rows: Sequence[dict[str, object]]) -> lis
     found: dict[int, int] = {}
     step = len(intent_ids) if session.get_bind().dialect.name == "postgresql" else 500
     for start in range(0, len(intent_ids), step):
-        found.update(certificate_ids_by_intent(session, intent_ids[start : start + step]))
+        found.update(certificate_ids_by_intent(tx, intent_ids[start : start + step]))
     return [found[i] for i in intent_ids]
 
 
-def certificate_ids_by_intent(session: Session, intent_ids: Sequence[int]) -> dict[int, int]:
+def certificate_ids_by_intent(tx: Transaction, intent_ids: Sequence[int]) -> dict[int, int]:
     """Certificate id for each intent id that has one."""
+    session = session_of(tx)
     if not intent_ids:
         return {}
     if session.get_bind().dialect.name == "postgresql":  # one array parameter (see ra_store)
@@ -190,12 +195,13 @@ def certificate_ids_by_intent(session: Session, intent_ids: Sequence[int]) -> di
     return {int(i): int(c) for i, c in session.execute(stmt) if i is not None}
 
 
-def public_key_in_family(session: Session, public_key_sha256: str, hierarchy: str) -> bool:
+def public_key_in_family(tx: Transaction, public_key_sha256: str, hierarchy: str) -> bool:
     """True when any certificate of the hierarchy (its CA and end-entity certificates) has this key.
 
     The SEC's families for L11.4: Device + DCA, Organisation + OCA, IKI + ICA, which are exactly the
     three hierarchies.
     """
+    session = session_of(tx)
     stmt = select(
         exists().where(
             CertificateRecord.hierarchy == hierarchy,
@@ -206,9 +212,10 @@ def public_key_in_family(session: Session, public_key_sha256: str, hierarchy: st
 
 
 def certificates_with_public_key(
-    session: Session, public_key_sha256: str, hierarchy: str | None = None
+    tx: Transaction, public_key_sha256: str, hierarchy: str | None = None
 ) -> list[CertificateRecord]:
     """Every certificate carrying the key (optionally within one hierarchy), oldest first."""
+    session = session_of(tx)
     # Always through ix_certificates_hierarchy_public_key (the key alone is not indexed, see 0007).
     hierarchies = [hierarchy] if hierarchy is not None else list(HIERARCHIES)
     stmt = select(CertificateRecord).where(
@@ -218,17 +225,19 @@ def certificates_with_public_key(
 
 
 def certificate_by_serial(
-    session: Session, serial_hex: str, issuer_name: str | None = None
+    tx: Transaction, serial_hex: str, issuer_name: str | None = None
 ) -> CertificateRecord | None:
     """The certificate with this serial (upper-case hex), optionally from one issuer."""
+    session = session_of(tx)
     stmt = select(CertificateRecord).where(serial_is(serial_hex.upper(), issuer_name))
     return session.execute(stmt.order_by(CertificateRecord.id).limit(1)).scalar_one_or_none()
 
 
 def certificate_statuses(
-    session: Session, certificates: Sequence[tuple[str, str]]
+    tx: Transaction, certificates: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
     """The stored status (``I``, ``N`` or ``R``) of each (issuer name, serial hex) found in the repository."""
+    session = session_of(tx)
     found: dict[tuple[str, str], str] = {}
     for issuer_name, serial in certificates:
         stmt = select(CertificateRecord.status).where(
@@ -241,9 +250,10 @@ def certificate_statuses(
 
 
 def certificates_by_entity_id(
-    session: Session, entity_id_compact: str, *, kind: str | None = None, key_usage: str | None = None
+    tx: Transaction, entity_id_compact: str, *, kind: str | None = None, key_usage: str | None = None
 ) -> list[CertificateRecord]:
     """Certificates whose subject (or device SAN) is this EUI-64, oldest first."""
+    session = session_of(tx)
     stmt = select(CertificateRecord).where(CertificateRecord.entity_id == entity_id_compact.upper())
     if kind is not None:
         stmt = stmt.where(CertificateRecord.kind == kind)
@@ -252,22 +262,25 @@ def certificates_by_entity_id(
     return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
 
 
-def intents(session: Session, *, state: str | None = None) -> list[IssuanceIntent]:
+def intents(tx: Transaction, *, state: str | None = None) -> list[IssuanceIntent]:
     """Issuance intents (optionally in one state), oldest first."""
+    session = session_of(tx)
     stmt = select(IssuanceIntent)
     if state is not None:
         stmt = stmt.where(IssuanceIntent.state == state)
     return list(session.execute(stmt.order_by(IssuanceIntent.id)).scalars())
 
 
-def add_authority(session: Session, record: CertificateAuthorityRecord) -> None:
+def add_authority(tx: Transaction, record: CertificateAuthorityRecord) -> None:
     """Insert a CA record."""
+    session = session_of(tx)
     session.add(record)
     session.flush()
 
 
-def active_authorities(session: Session) -> list[CertificateAuthorityRecord]:
+def active_authorities(tx: Transaction) -> list[CertificateAuthorityRecord]:
     """The CAs in use, in creation order."""
+    session = session_of(tx)
     stmt = (
         select(CertificateAuthorityRecord)
         .where(CertificateAuthorityRecord.active.is_(True))
@@ -276,23 +289,26 @@ def active_authorities(session: Session) -> list[CertificateAuthorityRecord]:
     return list(session.execute(stmt).scalars())
 
 
-def all_authorities(session: Session) -> list[CertificateAuthorityRecord]:
+def all_authorities(tx: Transaction) -> list[CertificateAuthorityRecord]:
     """Every CA record ever made, active and retired, in creation order."""
+    session = session_of(tx)
     return list(
         session.execute(select(CertificateAuthorityRecord).order_by(CertificateAuthorityRecord.id)).scalars()
     )
 
 
-def add_commissioning_credential(session: Session, record: CommissioningCredential) -> None:
+def add_commissioning_credential(tx: Transaction, record: CommissioningCredential) -> None:
     """Insert a commissioning credential record."""
+    session = session_of(tx)
     session.add(record)
     session.flush()
 
 
 def active_commissioning_credentials(
-    session: Session,
+    tx: Transaction,
 ) -> list[tuple[CommissioningCredential, CertificateRecord]]:
     """The DCC's commissioning credentials in use, with their certificates, in creation order."""
+    session = session_of(tx)
     stmt = (
         select(CommissioningCredential, CertificateRecord)
         .join(CertificateRecord, CertificateRecord.id == CommissioningCredential.certificate_id)
@@ -302,8 +318,9 @@ def active_commissioning_credentials(
     return [(c, r) for c, r in session.execute(stmt)]
 
 
-def retire_hierarchy(session: Session) -> tuple[int, int]:
+def retire_hierarchy(tx: Transaction) -> tuple[int, int]:
     """Mark every active CA record and commissioning credential retired; return how many of each."""
+    session = session_of(tx)
     cas = len(
         session.execute(
             update(CertificateAuthorityRecord)
@@ -323,8 +340,9 @@ def retire_hierarchy(session: Session) -> tuple[int, int]:
     return cas, creds
 
 
-def activate_ceremony(session: Session, ceremony: str) -> tuple[int, int]:
+def activate_ceremony(tx: Transaction, ceremony: str) -> tuple[int, int]:
     """Make the CA records and commissioning credentials of one key ceremony the active ones."""
+    session = session_of(tx)
     cas = len(
         session.execute(
             update(CertificateAuthorityRecord)
@@ -344,13 +362,15 @@ def activate_ceremony(session: Session, ceremony: str) -> tuple[int, int]:
     return cas, creds
 
 
-def certificate_by_id(session: Session, certificate_id: int) -> CertificateRecord | None:
+def certificate_by_id(tx: Transaction, certificate_id: int) -> CertificateRecord | None:
     """The certificate row with this id."""
+    session = session_of(tx)
     return session.get(CertificateRecord, certificate_id)
 
 
-def count_certificates(session: Session) -> int:
+def count_certificates(tx: Transaction) -> int:
     """How many certificates are recorded."""
+    session = session_of(tx)
     from sqlalchemy import func
 
     return int(session.execute(select(func.count()).select_from(CertificateRecord)).scalar_one())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smki.model.errors import SmkiError
+from smki.storage.transaction import Transaction, mapped_error
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -52,6 +56,21 @@ class Database:
         path = url.split("sqlite:///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction for the domain packages: commits when the block ends normally, rolls back on
+        any exception. A SQLAlchemy or driver error leaves the block as an SmkiError (``storage.conflict``,
+        ``storage.unreachable``, ``storage.error``), never as itself."""
+        with _mapping_errors(), self.session() as session:
+            yield Transaction(session, read_only=False, is_postgres=not self.is_sqlite)
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Transaction]:
+        """A read-only transaction for the domain packages (rolled back at the end); errors mapped as in
+        :meth:`transaction`."""
+        with _mapping_errors(), self.read_session() as session:
+            yield Transaction(session, read_only=True, is_postgres=not self.is_sqlite)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -152,6 +171,20 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def _mapping_errors() -> Iterator[None]:
+    """Turn a SQLAlchemy or driver error into the SmkiError that stands for it (see ``mapped_error``)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        mapped = mapped_error(exc)
+        if mapped is None:  # pragma: no cover - every SQLAlchemyError maps
+            raise
+        if mapped.code == "storage.error":
+            log.exception("database error")
+        raise mapped from None
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select, text
-from sqlalchemy.orm import Session
 
 from smki.storage.ca_tables import CertificateRecord
 from smki.storage.ra_tables import (
@@ -20,6 +19,7 @@ from smki.storage.ra_tables import (
     RevocationRecord,
     SubscriberRecord,
 )
+from smki.storage.transaction import Transaction, session_of
 
 REVOKED = "R"
 
@@ -27,19 +27,22 @@ REVOKED = "R"
 # --- parties -------------------------------------------------------------------------------------------
 
 
-def add_party(session: Session, record: PartyRecord) -> None:
+def add_party(tx: Transaction, record: PartyRecord) -> None:
     """Insert a party row."""
+    session = session_of(tx)
     session.add(record)
     session.flush()
 
 
-def get_party(session: Session, party_id: str) -> PartyRecord | None:
+def get_party(tx: Transaction, party_id: str) -> PartyRecord | None:
     """The party with this id, or None."""
+    session = session_of(tx)
     return session.get(PartyRecord, party_id)
 
 
-def get_parties(session: Session, party_ids: Iterable[str]) -> dict[str, PartyRecord]:
+def get_parties(tx: Transaction, party_ids: Iterable[str]) -> dict[str, PartyRecord]:
     """The parties with these ids (missing ids are left out)."""
+    session = session_of(tx)
     ids = sorted(set(party_ids))
     if not ids:
         return {}
@@ -47,19 +50,22 @@ def get_parties(session: Session, party_ids: Iterable[str]) -> dict[str, PartyRe
     return {r.party_id: r for r in rows}
 
 
-def all_parties(session: Session) -> list[PartyRecord]:
+def all_parties(tx: Transaction) -> list[PartyRecord]:
     """Every party, by id."""
+    session = session_of(tx)
     return list(session.execute(select(PartyRecord).order_by(PartyRecord.party_id)).scalars())
 
 
-def add_identifier(session: Session, record: PartyIdentifierRecord) -> None:
+def add_identifier(tx: Transaction, record: PartyIdentifierRecord) -> None:
     """Insert an identifier row."""
+    session = session_of(tx)
     session.add(record)
     session.flush()
 
 
-def identifiers_of(session: Session, party_ids: Iterable[str]) -> list[PartyIdentifierRecord]:
+def identifiers_of(tx: Transaction, party_ids: Iterable[str]) -> list[PartyIdentifierRecord]:
     """The identifiers the given parties hold, in insertion order."""
+    session = session_of(tx)
     ids = sorted(set(party_ids))
     if not ids:
         return []
@@ -71,8 +77,9 @@ def identifiers_of(session: Session, party_ids: Iterable[str]) -> list[PartyIden
     return list(session.execute(stmt).scalars())
 
 
-def holders_of(session: Session, entity_ids: Iterable[str]) -> dict[str, set[str]]:
+def holders_of(tx: Transaction, entity_ids: Iterable[str]) -> dict[str, set[str]]:
     """For each EUI-64 (compact hex), the ids of the parties holding it (normally exactly one)."""
+    session = session_of(tx)
     ids = sorted(set(entity_ids))
     out: dict[str, set[str]] = {}
     if not ids:
@@ -85,14 +92,16 @@ def holders_of(session: Session, entity_ids: Iterable[str]) -> dict[str, set[str
     return out
 
 
-def add_nomination(session: Session, rdp_id: str, network_party_id: str) -> None:
+def add_nomination(tx: Transaction, rdp_id: str, network_party_id: str) -> None:
     """Record that a Network Party nominated an RDP."""
+    session = session_of(tx)
     session.add(RdpNominationRecord(rdp_id=rdp_id, network_party_id=network_party_id))
     session.flush()
 
 
-def nominations_of(session: Session, rdp_ids: Iterable[str]) -> dict[str, set[str]]:
+def nominations_of(tx: Transaction, rdp_ids: Iterable[str]) -> dict[str, set[str]]:
     """For each RDP id, the Network Parties that nominated it."""
+    session = session_of(tx)
     ids = sorted(set(rdp_ids))
     out: dict[str, set[str]] = {}
     if not ids:
@@ -108,8 +117,9 @@ def nominations_of(session: Session, rdp_ids: Iterable[str]) -> dict[str, set[st
 # --- entry tests and subscribers --------------------------------------------------------------------------
 
 
-def record_entry_test(session: Session, party_id: str, policy: str, completed_on: datetime) -> bool:
+def record_entry_test(tx: Transaction, party_id: str, policy: str, completed_on: datetime) -> bool:
     """Record a completed Entry Process Test; False when it was already recorded."""
+    session = session_of(tx)
     found = session.execute(
         select(EntryTestRecord).where(EntryTestRecord.party_id == party_id, EntryTestRecord.policy == policy)
     ).scalar_one_or_none()
@@ -120,16 +130,18 @@ def record_entry_test(session: Session, party_id: str, policy: str, completed_on
     return True
 
 
-def entry_test_completed(session: Session, party_id: str, policy: str) -> bool:
+def entry_test_completed(tx: Transaction, party_id: str, policy: str) -> bool:
     """True when the party completed the Entry Process Tests for the policy."""
+    session = session_of(tx)
     stmt = select(exists().where(EntryTestRecord.party_id == party_id, EntryTestRecord.policy == policy))
     return bool(session.execute(stmt).scalar())
 
 
 def subscriber(
-    session: Session, party_id: str, policy: str, *, for_update: bool = False
+    tx: Transaction, party_id: str, policy: str, *, for_update: bool = False
 ) -> SubscriberRecord | None:
     """A person's subscriber row under one policy (locked on PostgreSQL when ``for_update``)."""
+    session = session_of(tx)
     stmt = select(SubscriberRecord).where(
         SubscriberRecord.party_id == party_id, SubscriberRecord.policy == policy
     )
@@ -138,8 +150,9 @@ def subscriber(
     return session.execute(stmt).scalar_one_or_none()
 
 
-def subscriber_statuses(session: Session, party_ids: Iterable[str], policy: str) -> dict[str, str]:
+def subscriber_statuses(tx: Transaction, party_ids: Iterable[str], policy: str) -> dict[str, str]:
     """The status of each given party under ``policy`` (parties with no row are left out)."""
+    session = session_of(tx)
     ids = sorted(set(party_ids))
     if not ids:
         return {}
@@ -149,8 +162,9 @@ def subscriber_statuses(session: Session, party_ids: Iterable[str], policy: str)
     return {p: s for p, s in session.execute(stmt)}
 
 
-def subscribers_of(session: Session, party_id: str) -> list[SubscriberRecord]:
+def subscribers_of(tx: Transaction, party_id: str) -> list[SubscriberRecord]:
     """Every subscriber row of a person."""
+    session = session_of(tx)
     stmt = (
         select(SubscriberRecord)
         .where(SubscriberRecord.party_id == party_id)
@@ -159,8 +173,9 @@ def subscribers_of(session: Session, party_id: str) -> list[SubscriberRecord]:
     return list(session.execute(stmt).scalars())
 
 
-def save_subscriber(session: Session, record: SubscriberRecord) -> None:
+def save_subscriber(tx: Transaction, record: SubscriberRecord) -> None:
     """Insert or update a subscriber row."""
+    session = session_of(tx)
     session.add(record)
     session.flush()
 
@@ -169,7 +184,7 @@ def save_subscriber(session: Session, record: SubscriberRecord) -> None:
 
 
 def public_keys_in_family(
-    session: Session,
+    tx: Transaction,
     public_key_sha256s: Sequence[str],
     hierarchy: str,
     *,
@@ -180,6 +195,7 @@ def public_keys_in_family(
     Certificates whose id is in ``excluding_certificate_ids`` (those being stored in the caller's
     transaction) do not count.
     """
+    session = session_of(tx)
     keys = sorted(set(public_key_sha256s))
     excluded = set(excluding_certificate_ids)
     found: set[str] = set()
@@ -220,7 +236,7 @@ _KEY_LOCK_NAMESPACE = int.from_bytes(b"SMKI", "big")
 _KEY_LOCK_IDS = {"organisation": 1, "device": 2, "iki": 3}
 
 
-def lock_key_families(session: Session, hierarchies: Iterable[str]) -> None:
+def lock_key_families(tx: Transaction, hierarchies: Iterable[str]) -> None:
     """Serialise, until the caller's transaction ends, every L11.4 re-check of these hierarchies' keys.
 
     PostgreSQL: a transaction-scoped advisory lock per hierarchy, taken in a fixed order (no deadlock
@@ -228,6 +244,7 @@ def lock_key_families(session: Session, hierarchies: Iterable[str]) -> None:
     (``Database.session``, BEGIN IMMEDIATE) already excludes every other writer. Call it in a write
     transaction only.
     """
+    session = session_of(tx)
     if session.get_bind().dialect.name != "postgresql":
         return
     for hierarchy in sorted(set(hierarchies), key=lambda h: _KEY_LOCK_IDS[h]):
@@ -242,7 +259,7 @@ def lock_key_families(session: Session, hierarchies: Iterable[str]) -> None:
 _PARTY_REGISTER_LOCK_ID = 100
 
 
-def lock_party_register(session: Session) -> None:
+def lock_party_register(tx: Transaction) -> None:
     """Serialise, until the caller's transaction ends, every change to the party register.
 
     A change reads the register (is this party id, this EUI-64 for another person, this nomination already
@@ -253,6 +270,7 @@ def lock_party_register(session: Session) -> None:
     committed). SQLite: nothing to do, the write transaction (``Database.session``, BEGIN IMMEDIATE)
     already excludes every other writer. Call it in a write transaction only.
     """
+    session = session_of(tx)
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(
@@ -262,9 +280,10 @@ def lock_party_register(session: Session) -> None:
 
 
 def certificates_of_subscriber(
-    session: Session, subscriber_id: str, kinds: Sequence[str]
+    tx: Transaction, subscriber_id: str, kinds: Sequence[str]
 ) -> list[CertificateRecord]:
     """The certificates of the given kinds issued to a subscriber and not yet revoked, oldest first."""
+    session = session_of(tx)
     stmt = (
         select(CertificateRecord)
         .where(
@@ -278,7 +297,8 @@ def certificates_of_subscriber(
     return list(session.execute(stmt).scalars())
 
 
-def revocation_of(session: Session, certificate_id: int) -> RevocationRecord | None:
+def revocation_of(tx: Transaction, certificate_id: int) -> RevocationRecord | None:
     """The revocation record of a certificate, if any (written by ``smki.ca.revocation``)."""
+    session = session_of(tx)
     stmt = select(RevocationRecord).where(RevocationRecord.certificate_id == certificate_id)
     return session.execute(stmt).scalar_one_or_none()

@@ -24,12 +24,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from smki.storage import ca_store
 from smki.storage.base import Base
 from smki.storage.ca_tables import CertificateRecord
 from smki.storage.ra_tables import RevocationRecord
+from smki.storage.transaction import Transaction, session_of
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -97,14 +98,15 @@ def _with_revocation() -> Select[CertificateRecord, RevocationRecord]:
     )
 
 
-def by_serial(session: Session, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
+def by_serial(tx: Transaction, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
     """Certificates with this serial (upper-case hex), optionally from one issuer, oldest first."""
+    session = session_of(tx)
     stmt = _with_revocation().where(ca_store.serial_is(serial_hex, issuer_name))
     return [(c, r) for c, r in session.execute(stmt.order_by(CertificateRecord.id).limit(2))]
 
 
 def search(
-    session: Session,
+    tx: Transaction,
     *,
     now: datetime,
     entity_id: str | None = None,
@@ -117,6 +119,7 @@ def search(
     limit: int = 100,
 ) -> list[Row]:
     """One page of certificates matching every given filter, in id order after ``after_id``."""
+    session = session_of(tx)
     c = CertificateRecord
     stmt = _with_revocation()
     if entity_id is not None:
@@ -137,14 +140,15 @@ def search(
     return [(cert, rev) for cert, rev in session.execute(stmt.order_by(c.id).limit(limit))]
 
 
-def batch_by_id(session: Session, *, after_id: int, limit: int) -> list[Row]:
+def batch_by_id(tx: Transaction, *, after_id: int, limit: int) -> list[Row]:
     """The next ``limit`` certificates after ``after_id`` in id order (full extract)."""
+    session = session_of(tx)
     stmt = _with_revocation().where(CertificateRecord.id > after_id)
     return [(c, r) for c, r in session.execute(stmt.order_by(CertificateRecord.id).limit(limit))]
 
 
 def batch_by_change(
-    session: Session,
+    tx: Transaction,
     *,
     after_seq: int,
     up_to_seq: int,
@@ -152,6 +156,7 @@ def batch_by_change(
     since_time: datetime | None = None,
 ) -> list[Row]:
     """The next certificates changed after ``after_seq`` (and at or before ``up_to_seq``), by change."""
+    session = session_of(tx)
     c = CertificateRecord
     stmt = _with_revocation().where(c.change_seq > after_seq, c.change_seq <= up_to_seq)
     if since_time is not None:
@@ -159,29 +164,33 @@ def batch_by_change(
     return [(cert, rev) for cert, rev in session.execute(stmt.order_by(c.change_seq).limit(limit))]
 
 
-def max_change_seq(session: Session) -> int:
+def max_change_seq(tx: Transaction) -> int:
     """The highest change sequence recorded (0 when there is none)."""
+    session = session_of(tx)
     value = session.execute(select(func.max(CertificateRecord.change_seq))).scalar_one_or_none()
     return int(value) if value is not None else 0
 
 
-def first_change_at_or_after(session: Session, at: datetime) -> int | None:
+def first_change_at_or_after(tx: Transaction, at: datetime) -> int | None:
     """The lowest change sequence of a change made at or after ``at``, if any."""
+    session = session_of(tx)
     stmt = select(func.min(CertificateRecord.change_seq)).where(CertificateRecord.changed_at >= at)
     value = session.execute(stmt).scalar_one_or_none()
     return int(value) if value is not None else None
 
 
-def count(session: Session) -> int:
+def count(tx: Transaction) -> int:
     """How many certificates the repository holds."""
+    session = session_of(tx)
     return int(session.execute(select(func.count()).select_from(CertificateRecord)).scalar_one())
 
 
 # --- writes: change sequence and revocation ------------------------------------------------------------
 
 
-def set_changes(session: Session, changes: Sequence[tuple[int, int]], *, at: datetime) -> None:
+def set_changes(tx: Transaction, changes: Sequence[tuple[int, int]], *, at: datetime) -> None:
     """Record ``(certificate id, audit sequence)`` as each certificate's last change, made at ``at``."""
+    session = session_of(tx)
     if not changes:
         return
     session.execute(
@@ -190,21 +199,23 @@ def set_changes(session: Session, changes: Sequence[tuple[int, int]], *, at: dat
     )
 
 
-def lock_for_revocation(session: Session, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
+def lock_for_revocation(tx: Transaction, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
     """Like :func:`by_serial` but locking the certificate rows (PostgreSQL; SQLite writers are serial)."""
+    session = session_of(tx)
     stmt = select(CertificateRecord).where(ca_store.serial_is(serial_hex, issuer_name))
     certs = list(session.execute(stmt.order_by(CertificateRecord.id).limit(2).with_for_update()).scalars())
-    return [(cert, revocation_of(session, cert.id)) for cert in certs]
+    return [(cert, revocation_of(tx, cert.id)) for cert in certs]
 
 
-def revocation_of(session: Session, certificate_id: int) -> RevocationRecord | None:
+def revocation_of(tx: Transaction, certificate_id: int) -> RevocationRecord | None:
     """The revocation row of a certificate, if it was revoked."""
+    session = session_of(tx)
     stmt = select(RevocationRecord).where(RevocationRecord.certificate_id == certificate_id)
     return session.execute(stmt).scalar_one_or_none()
 
 
 def add_revocation(
-    session: Session,
+    tx: Transaction,
     certificate: CertificateRecord,
     *,
     reason_code: str,
@@ -214,6 +225,7 @@ def add_revocation(
     at: datetime,
 ) -> RevocationRecord:
     """Mark the certificate revoked (status R) and write its revocation row."""
+    session = session_of(tx)
     certificate.status = STORED_REVOKED
     record = RevocationRecord(
         certificate_id=certificate.id,
@@ -228,8 +240,9 @@ def add_revocation(
     return record
 
 
-def revoked_by_issuer(session: Session, issuer_name: str) -> list[tuple[str, datetime, str | None]]:
+def revoked_by_issuer(tx: Transaction, issuer_name: str) -> list[tuple[str, datetime, str | None]]:
     """``(serial_hex, revoked_at, reason_code)`` of every revoked certificate the CA issued."""
+    session = session_of(tx)
     c = CertificateRecord
     stmt = (
         select(
@@ -248,8 +261,9 @@ def revoked_by_issuer(session: Session, issuer_name: str) -> list[tuple[str, dat
 # --- CRLs ----------------------------------------------------------------------------------------------
 
 
-def latest_crl(session: Session, ca_name: str) -> CrlPublication | None:
+def latest_crl(tx: Transaction, ca_name: str) -> CrlPublication | None:
     """The newest CRL/ARL of a CA (highest cRLNumber)."""
+    session = session_of(tx)
     stmt = (
         select(CrlPublication)
         .where(CrlPublication.ca_name == ca_name)
@@ -259,19 +273,21 @@ def latest_crl(session: Session, ca_name: str) -> CrlPublication | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
-def last_crl_number(session: Session, ca_name: str) -> int:
+def last_crl_number(tx: Transaction, ca_name: str) -> int:
     """The highest cRLNumber the CA has used (0 when it has published none)."""
+    session = session_of(tx)
     stmt = select(func.coalesce(func.max(CrlPublication.crl_number), 0)).where(
         CrlPublication.ca_name == ca_name
     )
     return int(session.execute(stmt).scalar_one())
 
 
-def add_crl(session: Session, record: CrlPublication) -> None:
+def add_crl(tx: Transaction, record: CrlPublication) -> None:
     """Insert a publication and drop the DER of the CA's older ones (only the latest is served).
 
     Raises IntegrityError when another process took the same cRLNumber (the caller retries).
     """
+    session = session_of(tx)
     session.add(record)
     session.flush()
     session.execute(
@@ -315,8 +331,9 @@ def canonical_serial(text: str) -> str:
     return digits.zfill(len(digits) + len(digits) % 2)
 
 
-def revoked_count(session: Session, issuer_name: str) -> int:
+def revoked_count(tx: Transaction, issuer_name: str) -> int:
     """How many certificates the CA issued are revoked."""
+    session = session_of(tx)
     c = CertificateRecord
     stmt = select(func.count()).select_from(c).where(c.issuer_name == issuer_name, c.status == STORED_REVOKED)
     return int(session.execute(stmt).scalar_one())
