@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from smki.model.errors import SmkiError
-from smki.storage import audit_store
-from smki.storage.audit_tables import AuditEntry
-from smki.storage.database import Database
+from smki.storage import Database, Transaction, audit_store
 
 GENESIS_HASH = "0" * 64
 # Made once (json.dumps with options builds an encoder per call): entry details as canonical JSON, and
@@ -89,7 +85,7 @@ def _chain_hash_of_json(seq: int, at_json: str, middle: str, prev_hash_json: str
 
 
 def record(
-    session: Session,
+    tx: Transaction,
     *,
     actor: str,
     action: str,
@@ -101,31 +97,10 @@ def record(
     payload = details or {}
     _refuse_secrets(payload)
     details_json = _DETAILS_JSON.encode(payload)
-    head = audit_store.lock_head(session)
-    seq = head.last_seq + 1
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    digest = entry_hash(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details_json,
-        prev_hash=head.last_hash,
-    )
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details_json,
-        prev_hash=head.last_hash,
-        entry_hash=digest,
-    )
-    audit_store.append(session, head, entry)
+    item = AuditInput(actor, action, object_type, object_id, payload)
+    middle = _middle(actor, action, object_type, object_id, details_json)
+    row = _append_prepared(tx, [PreparedEntry(item, details_json, middle)])[0]
+    seq, at, digest = row["seq"], row["at"], row["entry_hash"]
     return AuditRecord(seq, at, actor, action, object_type, object_id, payload, digest)
 
 
@@ -228,15 +203,15 @@ class DetailsShape:
         return out
 
 
-def record_many(session: Session, items: Sequence[AuditInput]) -> list[AuditRecord]:
+def record_many(tx: Transaction, items: Sequence[AuditInput]) -> list[AuditRecord]:
     """Append one entry per item, chained in order, in the caller's transaction: the head is locked once
     and the entries are inserted in one statement (a batch's per-certificate entries)."""
-    return record_prepared(session, prepare_many(items))
+    return record_prepared(tx, prepare_many(items))
 
 
-def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list[AuditRecord]:
+def record_prepared(tx: Transaction, prepared: Sequence[PreparedEntry]) -> list[AuditRecord]:
     """:func:`record_many` for entries already made ready by :func:`prepare_many`."""
-    rows = _append_prepared(session, prepared)
+    rows = _append_prepared(tx, prepared)
     return [
         AuditRecord(
             row["seq"],
@@ -252,18 +227,18 @@ def record_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list
     ]
 
 
-def append_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> range:
+def append_prepared(tx: Transaction, prepared: Sequence[PreparedEntry]) -> range:
     """:func:`record_prepared` when only the new entries' sequence numbers are wanted (consecutive, in
     the order of ``prepared``)."""
-    rows = _append_prepared(session, prepared)
+    rows = _append_prepared(tx, prepared)
     return range(rows[0]["seq"], rows[-1]["seq"] + 1) if rows else range(0)
 
 
-def _append_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> list[dict[str, Any]]:
+def _append_prepared(tx: Transaction, prepared: Sequence[PreparedEntry]) -> list[dict[str, Any]]:
     """Chain and insert the entries in the caller's transaction; their rows, in order."""
     if not prepared:
         return []
-    head = audit_store.lock_head(session)
+    head = audit_store.lock_head(tx)
     seq, prev = head.last_seq, head.last_hash
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     at_json = _encode_text(at)
@@ -288,7 +263,7 @@ def _append_prepared(session: Session, prepared: Sequence[PreparedEntry]) -> lis
         )
         prev = digest
         prev_json = f'"{digest}"'  # a hex digest is its own JSON string content: nothing to escape
-    audit_store.append_many(session, head, rows)
+    audit_store.append_many(tx, rows)
     return rows
 
 
@@ -313,8 +288,8 @@ def verify(db: Database) -> VerificationResult:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
-    with db.read_session() as session:
-        for entry in audit_store.iter_entries(session):
+    with db.read_transaction() as tx:
+        for entry in audit_store.iter_entries(tx):
             if entry.seq != expected_seq:
                 return VerificationResult(
                     False,
@@ -343,7 +318,7 @@ def verify(db: Database) -> VerificationResult:
             expected_prev = entry.entry_hash
             expected_seq += 1
             count += 1
-        head = audit_store.read_head(session)
+        head = audit_store.read_head(tx)
         if head is None:
             return VerificationResult(False, count, None, "the audit head row is missing")
         head_seq, head_hash = head.last_seq, head.last_hash
@@ -360,7 +335,7 @@ def verify(db: Database) -> VerificationResult:
 
 def entries_for(db: Database, object_type: str, object_id: str) -> list[AuditRecord]:
     """The audit history of one object, oldest first."""
-    with db.read_session() as session:
+    with db.read_transaction() as tx:
         return [
             AuditRecord(
                 e.seq,
@@ -372,7 +347,7 @@ def entries_for(db: Database, object_type: str, object_id: str) -> list[AuditRec
                 json.loads(e.details),
                 e.entry_hash,
             )
-            for e in audit_store.entries_for_object(session, object_type, object_id)
+            for e in audit_store.entries_for_object(tx, object_type, object_id)
         ]
 
 

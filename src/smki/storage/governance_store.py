@@ -26,7 +26,6 @@ def serialise_writes(tx: Transaction) -> None:
     Governance rules read the record and then write (an office is vacant, a reference is free); holding
     the lock from the start means two operators cannot both pass the same check on PostgreSQL.
     """
-    session = session_of(tx)
     audit_store.lock_head(tx)
 
 
