@@ -7,7 +7,7 @@ SMKI_HOME ?= ./smki-data
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install system-deps lint typecheck unit clean bench
+.PHONY: run test install system-deps lint typecheck contracts unit clean bench
 
 install: $(STAMP)
 
@@ -29,10 +29,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy --strict src
 
+# The package table of docs/architecture.md as import contracts (pyproject.toml [tool.importlinter]).
+contracts: install
+	$(BIN)/lint-imports --no-cache
+
 unit: install system-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-test: lint typecheck unit
+test: lint typecheck contracts unit
 
 bench: install
 	@echo "See docs/benchmarks.md for the benchmark commands."

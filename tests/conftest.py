@@ -14,11 +14,15 @@ POSTGRES_URL = os.environ.get("SMKI_TEST_POSTGRES_URL", "postgresql+psycopg://po
 
 @pytest.fixture(scope="session")
 def real_certs() -> Path:
-    """The directory of real DCC test certificates (../shared/smki-real-certs), or skip saying so."""
+    """The directory of real DCC test certificates (../shared/smki-real-certs).
+
+    A missing directory fails the tests that need it (never a skip): CI always has ../shared beside the
+    clone, so its absence is a broken checkout, not an optional extra."""
     if not (REAL_CERTS / "index.csv").is_file():
-        pytest.skip(
+        pytest.fail(
             f"real DCC certificates not found at {REAL_CERTS}: these golden-vector tests need "
-            "../shared/smki-real-certs beside the clone (or SMKI_REAL_CERTS)"
+            "../shared/smki-real-certs beside the clone (or SMKI_REAL_CERTS)",
+            pytrace=False,
         )
     return REAL_CERTS
 

@@ -126,7 +126,6 @@ def _seeds() -> list[bytes]:
 SEEDS = _seeds()
 
 
-@pytest.mark.skipif(not SEEDS, reason="real DCC certificates not found")
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(SEEDS or [b""]),
@@ -134,8 +133,9 @@ SEEDS = _seeds()
     st.sampled_from(["flip", "truncate", "insert", "delete"]),
 )
 def test_mutated_real_der_never_raises_anything_but_invalid_input(
-    seed: bytes, edits: list[tuple[int, int]], how: str
+    real_certs: Path, seed: bytes, edits: list[tuple[int, int]], how: str
 ) -> None:
+    assert SEEDS, f"no real DCC certificate was found under {real_certs}"
     data = bytearray(seed)
     for pos, value in edits:
         pos %= len(data)
