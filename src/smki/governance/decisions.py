@@ -25,16 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from smki import audit
-from smki.governance.meetings import Quorum, open_meeting_row, quorum_in
+from smki.governance.meetings import Quorum, open_meeting_in, quorum_in
 from smki.governance.membership import person_in, utc_timestamp
 from smki.governance.offices import QUORUM, Office
 from smki.model import EntityId, InvalidInput, PolicyRefusal, RemotePartyRole
-from smki.storage import Database
+from smki.storage import Database, Transaction
 from smki.storage import governance_store as store
-from smki.storage.governance_tables import PmaDecision, PmaMeeting, PmaVote
+from smki.storage.governance_store import DecisionRecord, MeetingRecord, VoteRecord
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -384,48 +382,48 @@ def record_ssc_views(db: Database, *, reference: str, views: str, received_on: d
     """Record the Security Sub-Committee's views on a proposal, for the PMA to take into account."""
     if not views.strip():
         raise InvalidInput("pma.ssc_views", "The SSC's views must be stated, not left blank.")
-    with db.session() as session:
-        store.serialise_writes(session)
-        row = _decision_row(session, reference, lock=True)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        row = _decision_in(tx, reference, lock=True)
         if row.status != DecisionStatus.PROPOSED.value:
             raise InvalidInput(
                 "pma.not_proposed", f"{row.reference} is {row.status}, not awaiting a decision."
             )
-        row.ssc_views = views.strip()
-        row.ssc_views_on = received_on
         content = json.loads(row.content)
-        content.update({"ssc_views": row.ssc_views, "ssc_views_on": received_on.isoformat()})
-        row.content = _json(content)
+        content.update({"ssc_views": views.strip(), "ssc_views_on": received_on.isoformat()})
+        row = store.set_ssc_views(
+            tx, row.id, views=views.strip(), received_on=received_on, content=_json(content)
+        )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.decision.ssc_views",
             object_type="pma.decision",
             object_id=row.reference,
             details={"received_on": received_on.isoformat(), "views": row.ssc_views},
         )
-        return _decision(session, row)
+        return _decision(tx, row)
 
 
 def withdraw(db: Database, *, reference: str, actor: str, reason: str | None = None) -> Decision:
     """Withdraw a proposal before it is decided."""
-    with db.session() as session:
-        store.serialise_writes(session)
-        row = _decision_row(session, reference, lock=True)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        row = _decision_in(tx, reference, lock=True)
         if row.status != DecisionStatus.PROPOSED.value:
             raise InvalidInput(
                 "pma.not_proposed", f"{row.reference} is {row.status}, not awaiting a decision."
             )
-        row.status = DecisionStatus.WITHDRAWN.value
+        row = store.set_decision_status(tx, row.id, DecisionStatus.WITHDRAWN.value)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.decision.withdraw",
             object_type="pma.decision",
             object_id=row.reference,
             details={"reason": reason},
         )
-        return _decision(session, row)
+        return _decision(tx, row)
 
 
 def _propose(
@@ -453,37 +451,35 @@ def _propose(
         raise InvalidInput(
             "pma.ssc_views", "A date for the SSC's views was given without the views themselves."
         )
-    with db.session() as session:
-        store.serialise_writes(session)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
         prefix = f"PMA-{proposed_on.year}-"
-        reference = f"{prefix}{store.next_number(session, prefix):04d}"
+        reference = f"{prefix}{store.next_number(tx, prefix):04d}"
         row = store.add_decision(
-            session,
-            PmaDecision(
-                reference=reference,
-                kind=kind.value,
-                status=DecisionStatus.PROPOSED.value,
-                role_code=role.code if role else None,
-                entity_id=entity_id.compact if entity_id else None,
-                public_key_sha256=public_key_sha256,
-                not_after=_iso(not_after),
-                validity_years=validity_years,
-                content=_json(content),
-                ssc_views=ssc_views,
-                ssc_views_on=ssc_views_on if ssc_views else None,
-                proposed_on=proposed_on,
-                created_at=utc_timestamp(),
-            ),
+            tx,
+            reference=reference,
+            kind=kind.value,
+            status=DecisionStatus.PROPOSED.value,
+            role_code=role.code if role else None,
+            entity_id=entity_id.compact if entity_id else None,
+            public_key_sha256=public_key_sha256,
+            not_after=_iso(not_after),
+            validity_years=validity_years,
+            content=_json(content),
+            ssc_views=ssc_views,
+            ssc_views_on=ssc_views_on if ssc_views else None,
+            proposed_on=proposed_on,
+            created_at=utc_timestamp(),
         )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.decision.propose",
             object_type="pma.decision",
             object_id=reference,
             details={"kind": kind.value, "proposed_on": proposed_on.isoformat(), "content": content},
         )
-        return _decision(session, row)
+        return _decision(tx, row)
 
 
 # deciding
@@ -504,10 +500,10 @@ def decide(
     it counts once for each member that person represents, except the Chair, who has only the casting
     vote on a tie (``casting_vote``, given by the Chair or the Chair's Alternate).
     """
-    with db.session() as session:
-        store.serialise_writes(session)
-        meeting_rec = open_meeting_row(session, meeting)
-        row = _decision_row(session, reference, lock=True)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        meeting_rec = open_meeting_in(tx, meeting)
+        row = _decision_in(tx, reference, lock=True)
         if row.status != DecisionStatus.PROPOSED.value:
             raise InvalidInput(
                 "pma.not_proposed", f"{row.reference} is {row.status}, not awaiting a decision."
@@ -517,17 +513,21 @@ def decide(
                 "pma.decided_before_proposed",
                 f"{row.reference} was proposed on {row.proposed_on}, after the meeting.",
             )
-        q = _require_quorum(session, meeting_rec)
-        carried, vote_rows = _tally(session, q, meeting_rec, row, "approve", votes, casting_vote)
+        q = _require_quorum(tx, meeting_rec)
+        carried, vote_rows = _tally(tx, q, meeting_rec, row, "approve", votes, casting_vote)
         kind = DecisionKind(row.kind)
         if carried:
             _check_approvable(kind, row, meeting_rec.held_on)
-        store.add_votes(session, vote_rows)
-        row.status = (DecisionStatus.APPROVED if carried else DecisionStatus.REFUSED).value
-        row.decided_on = meeting_rec.held_on
-        row.meeting_id = meeting_rec.id
+        store.add_votes(tx, vote_rows)
+        row = store.set_decided(
+            tx,
+            row.id,
+            status=(DecisionStatus.APPROVED if carried else DecisionStatus.REFUSED).value,
+            decided_on=meeting_rec.held_on,
+            meeting_id=meeting_rec.id,
+        )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.decision.decide",
             object_type="pma.decision",
@@ -539,7 +539,7 @@ def decide(
                 "sitting": [p.id for p in q.sitting],
             },
         )
-        return _decision(session, row)
+        return _decision(tx, row)
 
 
 def revoke(
@@ -554,23 +554,27 @@ def revoke(
 ) -> Decision:
     """Put a motion to revoke an approval to a quorate meeting; when it carries the approval no longer
     gates anything (``require_approval`` stops finding it)."""
-    with db.session() as session:
-        store.serialise_writes(session)
-        meeting_rec = open_meeting_row(session, meeting)
-        row = _decision_row(session, reference, lock=True)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        meeting_rec = open_meeting_in(tx, meeting)
+        row = _decision_in(tx, reference, lock=True)
         if row.status != DecisionStatus.APPROVED.value:
             raise InvalidInput(
                 "pma.not_approved", f"{row.reference} is {row.status}: only an approval is revoked."
             )
-        q = _require_quorum(session, meeting_rec)
-        carried, vote_rows = _tally(session, q, meeting_rec, row, "revoke", votes, casting_vote)
-        store.add_votes(session, vote_rows)
+        q = _require_quorum(tx, meeting_rec)
+        carried, vote_rows = _tally(tx, q, meeting_rec, row, "revoke", votes, casting_vote)
+        store.add_votes(tx, vote_rows)
         if carried:
-            row.status = DecisionStatus.REVOKED.value
-            row.revoked_on = meeting_rec.held_on
-            row.revoked_meeting_id = meeting_rec.id
+            row = store.set_revoked(
+                tx,
+                row.id,
+                status=DecisionStatus.REVOKED.value,
+                revoked_on=meeting_rec.held_on,
+                meeting_id=meeting_rec.id,
+            )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.decision.revoke",
             object_type="pma.decision",
@@ -583,11 +587,11 @@ def revoke(
                 "votes": _vote_details(vote_rows),
             },
         )
-        return _decision(session, row)
+        return _decision(tx, row)
 
 
-def _require_quorum(session: Session, meeting: PmaMeeting) -> Quorum:
-    q = quorum_in(session, meeting)
+def _require_quorum(tx: Transaction, meeting: MeetingRecord) -> Quorum:
+    q = quorum_in(tx, meeting)
     if q.quorate:
         return q
     if len(q.sitting) < QUORUM:
@@ -599,21 +603,21 @@ def _require_quorum(session: Session, meeting: PmaMeeting) -> Quorum:
 
 
 def _tally(
-    session: Session,
+    tx: Transaction,
     q: Quorum,
-    meeting: PmaMeeting,
-    decision: PmaDecision,
+    meeting: MeetingRecord,
+    decision: DecisionRecord,
     motion: str,
     votes: Mapping[int, VoteChoice],
     casting_vote: VoteChoice | None,
-) -> tuple[bool, list[PmaVote]]:
+) -> tuple[bool, list[VoteRecord]]:
     if not votes:
         raise InvalidInput("pma.no_votes", "Record the votes of the members sitting; none were given.")
-    present = {a.person_id: a.capacity for a in store.attendance_at(session, meeting.id)}
-    rows: list[PmaVote] = []
+    present = {a.person_id: a.capacity for a in store.attendance_at(tx, meeting.id)}
+    rows: list[VoteRecord] = []
     counts = {VoteChoice.FOR: 0, VoteChoice.AGAINST: 0, VoteChoice.ABSTAIN: 0}
     for person_id, choice in votes.items():
-        person = person_in(session, person_id)
+        person = person_in(tx, person_id)
         seats = [s for s in q.seats if s.represented_by.id == person_id]
         if not seats:
             capacity = present.get(person_id)
@@ -642,7 +646,7 @@ def _tally(
         for seat in ordinary:
             counts[choice] += 1
             rows.append(
-                PmaVote(
+                VoteRecord(
                     decision_id=decision.id,
                     meeting_id=meeting.id,
                     motion=motion,
@@ -661,7 +665,7 @@ def _tally(
     if tied and casting_vote is not None:
         chair_seat = next(s for s in q.seats if s.member.office is Office.CHAIR)
         rows.append(
-            PmaVote(
+            VoteRecord(
                 decision_id=decision.id,
                 meeting_id=meeting.id,
                 motion=motion,
@@ -675,7 +679,8 @@ def _tally(
     return counts[VoteChoice.FOR] > counts[VoteChoice.AGAINST], rows
 
 
-def _check_approvable(kind: DecisionKind, row: PmaDecision, held_on: date) -> None:
+def _check_approvable(kind: DecisionKind, row: DecisionRecord, held_on: date) -> None:
+    # A key-reuse proposal's role was refused at proposal if not allowed (L11.4B(b)); nothing changes it.
     if kind in (DecisionKind.KEY_REUSE, DecisionKind.ORGANISATION_VALIDITY):
         if not row.ssc_views or row.ssc_views_on is None:
             raise PolicyRefusal(
@@ -691,8 +696,6 @@ def _check_approvable(kind: DecisionKind, row: PmaDecision, held_on: date) -> No
                 f"{row.ssc_views_on}, after the meeting.",
                 kind.clause,
             )
-    if kind is DecisionKind.KEY_REUSE and row.role_code is not None:
-        _check_key_reuse_role(RemotePartyRole(row.role_code))
 
 
 # consumers
@@ -739,21 +742,21 @@ def find_approvals(
     entity_id: EntityId | None = None,
 ) -> list[Approval]:
     """Approved (and not revoked) decisions of ``kind``, optionally for one role and subject; newest first."""
-    with db.read_session() as session:
+    with db.read_transaction() as tx:
         rows = store.decisions(
-            session,
+            tx,
             kind=kind.value,
             statuses=[DecisionStatus.APPROVED.value],
             role_code=role.code if role else None,
             entity_id=entity_id.compact if entity_id else None,
         )
-        return [_approval(_decision(session, row, with_votes=False)) for row in rows]
+        return [_approval(_decision(tx, row, with_votes=False)) for row in rows]
 
 
 def get_decision(db: Database, reference: str) -> Decision:
     """A decision with its votes."""
-    with db.read_session() as session:
-        return _decision(session, _decision_row(session, reference))
+    with db.read_transaction() as tx:
+        return _decision(tx, _decision_in(tx, reference))
 
 
 def list_decisions(
@@ -765,15 +768,15 @@ def list_decisions(
     entity_id: EntityId | None = None,
 ) -> list[Decision]:
     """Decisions filtered by kind, status, role and subject; newest first."""
-    with db.read_session() as session:
+    with db.read_transaction() as tx:
         rows = store.decisions(
-            session,
+            tx,
             kind=kind.value if kind else None,
             statuses=[status.value] if status else None,
             role_code=role.code if role else None,
             entity_id=entity_id.compact if entity_id else None,
         )
-        return [_decision(session, row, with_votes=False) for row in rows]
+        return [_decision(tx, row, with_votes=False) for row in rows]
 
 
 # helpers
@@ -828,14 +831,14 @@ def _json(content: Mapping[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _decision_row(session: Session, reference: str, *, lock: bool = False) -> PmaDecision:
-    row = store.decision_by_reference(session, reference.strip(), lock=lock)
+def _decision_in(tx: Transaction, reference: str, *, lock: bool = False) -> DecisionRecord:
+    row = store.decision_by_reference(tx, reference.strip(), lock=lock)
     if row is None:
         raise InvalidInput("pma.decision_unknown", f"No SMKI PMA decision {reference.strip()} is recorded.")
     return row
 
 
-def _vote_details(rows: list[PmaVote]) -> list[dict[str, Any]]:
+def _vote_details(rows: list[VoteRecord]) -> list[dict[str, Any]]:
     return [
         {
             "appointment": v.appointment_id,
@@ -847,23 +850,23 @@ def _vote_details(rows: list[PmaVote]) -> list[dict[str, Any]]:
     ]
 
 
-def _decision(session: Session, row: PmaDecision, *, with_votes: bool = True) -> Decision:
+def _decision(tx: Transaction, row: DecisionRecord, *, with_votes: bool = True) -> Decision:
     votes: list[Vote] = []
     if with_votes:
-        for v in store.votes_on(session, row.id):
-            appointment = store.get_appointment(session, v.appointment_id)
+        for v in store.votes_on(tx, row.id):
+            appointment = store.get_appointment(tx, v.appointment_id)
             assert appointment is not None  # foreign key
             votes.append(
                 Vote(
                     motion=v.motion,
                     office=Office(appointment.office),
-                    member=person_in(session, appointment.person_id).name,
-                    cast_by=person_in(session, v.cast_by_person_id).name,
+                    member=person_in(tx, appointment.person_id).name,
+                    cast_by=person_in(tx, v.cast_by_person_id).name,
                     choice=VoteChoice(v.choice),
                     casting=v.casting,
                 )
             )
-    meeting = store.get_meeting(session, row.meeting_id) if row.meeting_id else None
+    meeting = store.get_meeting(tx, row.meeting_id) if row.meeting_id else None
     return Decision(
         reference=row.reference,
         kind=DecisionKind(row.kind),

@@ -11,8 +11,6 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy.orm import Session
-
 from smki import audit
 from smki.governance.membership import (
     Holding,
@@ -25,9 +23,9 @@ from smki.governance.membership import (
 )
 from smki.governance.offices import QUORUM, Office
 from smki.model import InvalidInput, PolicyRefusal
-from smki.storage import Database
+from smki.storage import Database, Transaction
 from smki.storage import governance_store as store
-from smki.storage.governance_tables import PmaAttendance, PmaMeeting
+from smki.storage.governance_store import MeetingRecord
 
 
 class Capacity(enum.Enum):
@@ -149,28 +147,26 @@ class Meeting:
 
 def open_meeting(db: Database, *, held_on: date, actor: str) -> Meeting:
     """Open a meeting held on ``held_on``; its reference is ``PMA-M-<year>-<nnnn>``."""
-    with db.session() as session:
-        store.serialise_writes(session)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
         prefix = f"PMA-M-{held_on.year}-"
-        reference = f"{prefix}{store.next_number(session, prefix):04d}"
+        reference = f"{prefix}{store.next_number(tx, prefix):04d}"
         row = store.add_meeting(
-            session,
-            PmaMeeting(
-                reference=reference,
-                held_on=held_on,
-                status=MeetingStatus.OPEN.value,
-                created_at=utc_timestamp(),
-            ),
+            tx,
+            reference=reference,
+            held_on=held_on,
+            status=MeetingStatus.OPEN.value,
+            created_at=utc_timestamp(),
         )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.meeting.open",
             object_type="pma.meeting",
             object_id=reference,
             details={"held_on": held_on.isoformat()},
         )
-        return _meeting(session, row)
+        return _meeting(tx, row)
 
 
 def attend(
@@ -184,23 +180,23 @@ def attend(
     note: str | None = None,
 ) -> Meeting:
     """Record that a person attended in a capacity; an Alternate names the member (``for_member``)."""
-    with db.session() as session:
-        store.serialise_writes(session)
-        row = open_meeting_row(session, meeting)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        row = open_meeting_in(tx, meeting)
         day = row.held_on
-        person = person_in(session, person_id)
+        person = person_in(tx, person_id)
         for_appointment: int | None = None
         if capacity is not Capacity.ALTERNATE and for_member is not None:
             raise InvalidInput("pma.for_member", "Only an Alternate attends for a member.")
-        if capacity is Capacity.MEMBER and holding_in(session, person_id, day) is None:
+        if capacity is Capacity.MEMBER and holding_in(tx, person_id, day) is None:
             raise PolicyRefusal(
                 "pma.not_a_member",
                 f"{person.name} holds no SMKI PMA office on {day}, so cannot attend as a member.",
                 "L1.3",
             )
         if capacity is Capacity.ALTERNATE:
-            for_appointment = _check_alternate(session, row, person, for_member)
-        present = store.attendance_at(session, row.id)
+            for_appointment = _check_alternate(tx, row, person, for_member)
+        present = store.attendance_at(tx, row.id)
         if any(
             a.person_id == person_id
             and a.capacity == capacity.value
@@ -211,37 +207,35 @@ def attend(
                 "pma.already_attending", f"{person.name} is already recorded at {meeting} in that capacity."
             )
         store.add_attendance(
-            session,
-            PmaAttendance(
-                meeting_id=row.id,
-                person_id=person_id,
-                capacity=capacity.value,
-                for_appointment_id=for_appointment,
-                note=note,
-            ),
+            tx,
+            meeting_id=row.id,
+            person_id=person_id,
+            capacity=capacity.value,
+            for_appointment_id=for_appointment,
+            note=note,
         )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.meeting.attend",
             object_type="pma.meeting",
             object_id=meeting,
             details={"person": person_id, "capacity": capacity.value, "for_member": for_member, "note": note},
         )
-        return _meeting(session, row)
+        return _meeting(tx, row)
 
 
-def _check_alternate(session: Session, meeting: PmaMeeting, person: Person, for_member: int | None) -> int:
+def _check_alternate(tx: Transaction, meeting: MeetingRecord, person: Person, for_member: int | None) -> int:
     day = meeting.held_on
     if for_member is None:
         raise InvalidInput("pma.for_member", "An Alternate must name the member he or she acts for.")
-    member = holding_in(session, for_member, day)
+    member = holding_in(tx, for_member, day)
     if member is None:
-        name = person_in(session, for_member).name
+        name = person_in(tx, for_member).name
         raise PolicyRefusal(
             "pma.not_a_member", f"{name} holds no SMKI PMA office on {day}: nobody can act for them.", "L1.12"
         )
-    present = store.attendance_at(session, meeting.id)
+    present = store.attendance_at(tx, meeting.id)
     if any(a.person_id == for_member and a.capacity == Capacity.MEMBER.value for a in present):
         raise PolicyRefusal(
             "pma.member_present",
@@ -249,14 +243,14 @@ def _check_alternate(session: Session, meeting: PmaMeeting, person: Person, for_
             "L1.12",
         )
     if member.office is Office.CHAIR:
-        specialists = holders_in(session, Office.SPECIALIST, day)
+        specialists = holders_in(tx, Office.SPECIALIST, day)
         if any(s.person.id == person.id for s in specialists):
             raise InvalidInput(
                 "pma.specialist_sits_as_member",
                 "Record the SMKI Specialist as a member: he or she sits for an absent Chair without further "
                 "nomination (L1.12(a)).",
             )
-        if holding_in(session, person.id, day) is not None:
+        if holding_in(tx, person.id, day) is not None:
             raise PolicyRefusal(
                 "pma.chair_alternate_member",
                 f"{person.name} is an SMKI PMA Member: the Chair's nominated Alternate may not be another "
@@ -271,7 +265,7 @@ def _check_alternate(session: Session, meeting: PmaMeeting, person: Person, for_
                 "only when the Specialist is unavailable.",
                 "L1.12(b)",
             )
-    if not any(alt.alternate.id == person.id for alt in alternates_in(session, member.appointment_id, day)):
+    if not any(alt.alternate.id == person.id for alt in alternates_in(tx, member.appointment_id, day)):
         clause = "L1.12(b)" if member.office is Office.CHAIR else "L1.12"
         raise PolicyRefusal(
             "pma.not_alternate",
@@ -283,39 +277,39 @@ def _check_alternate(session: Session, meeting: PmaMeeting, person: Person, for_
 
 def close_meeting(db: Database, *, meeting: str, actor: str) -> Meeting:
     """Close a meeting: no further attendance or decisions are recorded at it."""
-    with db.session() as session:
-        store.serialise_writes(session)
-        row = open_meeting_row(session, meeting)
-        row.status = MeetingStatus.CLOSED.value
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        row = open_meeting_in(tx, meeting)
+        row = store.set_meeting_status(tx, row.id, MeetingStatus.CLOSED.value)
         audit.record(
-            session, actor=actor, action="pma.meeting.close", object_type="pma.meeting", object_id=meeting
+            tx, actor=actor, action="pma.meeting.close", object_type="pma.meeting", object_id=meeting
         )
-        return _meeting(session, row)
+        return _meeting(tx, row)
 
 
 def get_meeting(db: Database, reference: str) -> Meeting:
     """A meeting and its attendance."""
-    with db.read_session() as session:
-        return _meeting(session, meeting_row(session, reference))
+    with db.read_transaction() as tx:
+        return _meeting(tx, meeting_in(tx, reference))
 
 
 def quorum(db: Database, reference: str) -> Quorum:
     """Who is represented at the meeting and whether it is quorate (L1.13)."""
-    with db.read_session() as session:
-        return quorum_in(session, meeting_row(session, reference))
+    with db.read_transaction() as tx:
+        return quorum_in(tx, meeting_in(tx, reference))
 
 
-def quorum_in(session: Session, meeting: PmaMeeting) -> Quorum:
-    """``quorum`` inside an open session (for the decisions module)."""
+def quorum_in(tx: Transaction, meeting: MeetingRecord) -> Quorum:
+    """``quorum`` inside an open transaction (for the decisions module)."""
     day = meeting.held_on
-    rows = store.attendance_at(session, meeting.id)
+    rows = store.attendance_at(tx, meeting.id)
     seats: dict[int, Seat] = {}
     for a in rows:
         if a.capacity == Capacity.MEMBER.value:
-            holding = holding_in(session, a.person_id, day)
+            holding = holding_in(tx, a.person_id, day)
             if holding is not None:
                 seats[holding.appointment_id] = Seat(holding, holding.person, False)
-    chairs = holders_in(session, Office.CHAIR, day)
+    chairs = holders_in(tx, Office.CHAIR, day)
     chair = chairs[0] if chairs else None
     if chair is not None and chair.appointment_id not in seats:
         # L1.12(a): the Specialist is deemed the Chair's Alternate; L1.12(b): else the Chair's nominee.
@@ -328,9 +322,7 @@ def quorum_in(session: Session, meeting: PmaMeeting) -> Quorum:
         if a.for_appointment_id in seats:
             continue  # the member is present in person (or the Specialist already sits for the Chair)
         valid = [
-            alt
-            for alt in alternates_in(session, a.for_appointment_id, day)
-            if alt.alternate.id == a.person_id
+            alt for alt in alternates_in(tx, a.for_appointment_id, day) if alt.alternate.id == a.person_id
         ]
         if valid:
             seats[a.for_appointment_id] = Seat(valid[0].member, valid[0].alternate, True)
@@ -345,29 +337,29 @@ def quorum_in(session: Session, meeting: PmaMeeting) -> Quorum:
     return Quorum(meeting.reference, day, tuple(ordered), tuple(sitting.values()), chair_by, quorate)
 
 
-def meeting_row(session: Session, reference: str, *, lock: bool = False) -> PmaMeeting:
-    """The meeting row, or InvalidInput naming the unknown reference."""
-    row = store.meeting_by_reference(session, reference.strip(), lock=lock)
+def meeting_in(tx: Transaction, reference: str, *, lock: bool = False) -> MeetingRecord:
+    """The stored meeting, or InvalidInput naming the unknown reference."""
+    row = store.meeting_by_reference(tx, reference.strip(), lock=lock)
     if row is None:
         raise InvalidInput("pma.meeting_unknown", f"No SMKI PMA meeting {reference.strip()} is recorded.")
     return row
 
 
-def open_meeting_row(session: Session, reference: str) -> PmaMeeting:
-    """The meeting row, locked, refusing a closed meeting."""
-    row = meeting_row(session, reference, lock=True)
+def open_meeting_in(tx: Transaction, reference: str) -> MeetingRecord:
+    """The stored meeting, locked, refusing a closed meeting."""
+    row = meeting_in(tx, reference, lock=True)
     if row.status != MeetingStatus.OPEN.value:
         raise InvalidInput("pma.meeting_closed", f"Meeting {row.reference} is closed.")
     return row
 
 
-def _meeting(session: Session, row: PmaMeeting) -> Meeting:
+def _meeting(tx: Transaction, row: MeetingRecord) -> Meeting:
     attendees = []
-    for a in store.attendance_at(session, row.id):
+    for a in store.attendance_at(tx, row.id):
         for_member = None
         if a.for_appointment_id is not None:
-            appointment = store.get_appointment(session, a.for_appointment_id)
+            appointment = store.get_appointment(tx, a.for_appointment_id)
             assert appointment is not None  # foreign key
-            for_member = person_in(session, appointment.person_id)
-        attendees.append(Attendee(person_in(session, a.person_id), Capacity(a.capacity), for_member, a.note))
+            for_member = person_in(tx, appointment.person_id)
+        attendees.append(Attendee(person_in(tx, a.person_id), Capacity(a.capacity), for_member, a.note))
     return Meeting(row.reference, row.held_on, MeetingStatus(row.status), tuple(attendees))

@@ -13,14 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy.orm import Session
-
 from smki import audit
 from smki.governance.offices import OFFICES, REMOVAL_CLAUSE, Office, PersonKind, add_months, add_years
 from smki.model import InvalidInput, PolicyRefusal
-from smki.storage import Database
+from smki.storage import Database, Transaction
 from smki.storage import governance_store as store
-from smki.storage.governance_tables import PmaAlternate, PmaAppointment, PmaPerson
+from smki.storage.governance_store import AlternateRecord, AppointmentRecord, PersonRecord
 
 DEFAULT_CONTINUATION_MONTHS = 6  # L1.5(e) "a reasonable period": see docs/decisions.md
 
@@ -122,10 +120,10 @@ def add_person(db: Database, *, name: str, kind: PersonKind = PersonKind.INDIVID
     clean = name.strip()
     if not clean or len(clean) > 200:
         raise InvalidInput("pma.person_name", "A person's name must be 1 to 200 characters.")
-    with db.session() as session:
-        row = store.add_person(session, PmaPerson(name=clean, kind=kind.value, created_at=utc_timestamp()))
+    with db.transaction() as tx:
+        row = store.add_person(tx, name=clean, kind=kind.value, created_at=utc_timestamp())
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.person.add",
             object_type="pma.person",
@@ -137,24 +135,24 @@ def add_person(db: Database, *, name: str, kind: PersonKind = PersonKind.INDIVID
 
 def persons(db: Database) -> list[Person]:
     """Every person recorded."""
-    with db.read_session() as session:
-        return [_person(row) for row in store.all_persons(session)]
+    with db.read_transaction() as tx:
+        return [_person(row) for row in store.all_persons(tx)]
 
 
 def find_person(db: Database, text: str) -> Person:
     """A person named by id (``3``, ``#3``) or by exact name, which must be unambiguous."""
-    with db.read_session() as session:
-        return _person(_resolve(session, text))
+    with db.read_transaction() as tx:
+        return _person(_resolve(tx, text))
 
 
-def _resolve(session: Session, text: str) -> PmaPerson:
+def _resolve(tx: Transaction, text: str) -> PersonRecord:
     t = text.strip().lstrip("#")
     if t.isdigit():
-        row = store.get_person(session, int(t))
+        row = store.get_person(tx, int(t))
         if row is None:
             raise InvalidInput("pma.person_unknown", f"No person #{t} is recorded.")
         return row
-    rows = store.persons_named(session, text.strip())
+    rows = store.persons_named(tx, text.strip())
     if not rows:
         raise InvalidInput("pma.person_unknown", f"No person named '{text.strip()}' is recorded.")
     if len(rows) > 1:
@@ -165,8 +163,8 @@ def _resolve(session: Session, text: str) -> PmaPerson:
     return rows[0]
 
 
-def _get_person(session: Session, person_id: int) -> PmaPerson:
-    row = store.get_person(session, person_id)
+def _get_person(tx: Transaction, person_id: int) -> PersonRecord:
+    row = store.get_person(tx, person_id)
     if row is None:
         raise InvalidInput("pma.person_unknown", f"No person #{person_id} is recorded.")
     return row
@@ -195,10 +193,10 @@ def appoint(
     that Sub-Committee does not exist yet (L1.10). ``continuation_months``: the reasonable period a Chair
     continues after the term while a successor's appointment is delayed (L1.5(e)).
     """
-    with db.session() as session:
-        store.serialise_writes(session)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
         holding = _appoint(
-            session,
+            tx,
             person_id=person_id,
             office=office,
             starts_on=starts_on,
@@ -212,7 +210,7 @@ def appoint(
 
 
 def _appoint(
-    session: Session,
+    tx: Transaction,
     *,
     person_id: int,
     office: Office,
@@ -224,7 +222,7 @@ def _appoint(
     continuation_months: int,
 ) -> Holding:
     rule = office.rule
-    person = _get_person(session, person_id)
+    person = _get_person(tx, person_id)
     if person.kind != PersonKind.INDIVIDUAL.value:
         raise PolicyRefusal(
             "pma.not_individual",
@@ -260,7 +258,7 @@ def _appoint(
         scheduled_end = add_months(term_ends_on, continuation_months)
 
     # L1.4: no one person holds more than one office at the same time.
-    for other in store.appointments_of_person(session, person_id):
+    for other in store.appointments_of_person(tx, person_id):
         if _overlaps(other, starts_on, scheduled_end):
             raise PolicyRefusal(
                 "pma.one_office",
@@ -269,7 +267,7 @@ def _appoint(
                 "L1.4",
             )
     # L1.12(b): the Chair's nominated Alternate may not be another SMKI PMA Member.
-    for alt in _chair_alternates_of(session, person_id):
+    for alt in _chair_alternates_of(tx, person_id):
         if _intervals_overlap(alt.starts_on, alt.ends_on, starts_on, scheduled_end):
             raise PolicyRefusal(
                 "pma.chair_alternate_member",
@@ -278,19 +276,24 @@ def _appoint(
                 "L1.12(b)",
             )
 
-    existing = store.appointments_in_office(session, office.value)
+    existing = store.appointments_in_office(tx, office.value)
     if rule.continues_after_term:
         # L1.5(e): a Chair continuing after the term does so only until the successor takes office.
-        for prior in existing:
+        for index, prior in enumerate(existing):
             if (
                 prior.ended_on is None
                 and prior.term_ends_on is not None
                 and prior.term_ends_on <= starts_on < _until(prior)
             ):
-                prior.ended_on = starts_on
-                prior.end_reason = EndReason.SUCCESSOR.value
+                existing[index] = store.end_appointment(
+                    tx,
+                    prior.id,
+                    ended_on=starts_on,
+                    end_reason=EndReason.SUCCESSOR.value,
+                    end_note=prior.end_note,
+                )
                 audit.record(
-                    session,
+                    tx,
                     actor=actor,
                     action="pma.appointment.end",
                     object_type="pma.appointment",
@@ -301,23 +304,21 @@ def _appoint(
                         "reason": "successor",
                     },
                 )
-    _check_seats(session, office, existing, starts_on, scheduled_end)
+    _check_seats(tx, office, existing, starts_on, scheduled_end)
 
     appointed_by = f"{rule.interim_appointer} (interim, L1.10)" if by_panel else rule.appointed_by
     row = store.add_appointment(
-        session,
-        PmaAppointment(
-            person_id=person_id,
-            office=office.value,
-            appointed_by=appointed_by,
-            starts_on=starts_on,
-            term_ends_on=term_ends_on,
-            scheduled_end=scheduled_end,
-            created_at=utc_timestamp(),
-        ),
+        tx,
+        person_id=person_id,
+        office=office.value,
+        appointed_by=appointed_by,
+        starts_on=starts_on,
+        term_ends_on=term_ends_on,
+        scheduled_end=scheduled_end,
+        created_at=utc_timestamp(),
     )
     audit.record(
-        session,
+        tx,
         actor=actor,
         action="pma.appoint",
         object_type="pma.appointment",
@@ -333,7 +334,7 @@ def _appoint(
             "independent": independent,
         },
     )
-    return _holding(session, row)
+    return _holding(tx, row)
 
 
 _CONFIRMATION_CLAUSE: dict[Office, str] = {
@@ -348,14 +349,14 @@ _CONFIRMATION_CLAUSE: dict[Office, str] = {
 
 
 def _check_seats(
-    session: Session, office: Office, existing: Iterable[PmaAppointment], start: date, end: date | None
+    tx: Transaction, office: Office, existing: Iterable[AppointmentRecord], start: date, end: date | None
 ) -> None:
     seats = office.rule.seats
     overlapping = [a for a in existing if _overlaps(a, start, end)]
     for day in sorted({start, *(a.starts_on for a in overlapping if a.starts_on > start)}):
         holding = [a for a in overlapping if a.starts_on <= day < _until(a)]
         if len(holding) >= seats:
-            names = ", ".join(_get_person(session, a.person_id).name for a in holding)
+            names = ", ".join(_get_person(tx, a.person_id).name for a in holding)
             noun = "office is" if seats == 1 else f"{seats} seats are"
             raise PolicyRefusal(
                 "pma.office_full",
@@ -382,9 +383,9 @@ def end_appointment(
     """
     if reason not in (EndReason.REMOVED, EndReason.RESIGNED):
         raise InvalidInput("pma.end_reason", "An office is ended by removal or resignation.")
-    with db.session() as session:
-        store.serialise_writes(session)
-        row = _current_appointment(session, person_id, on)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        row = _current_appointment(tx, person_id, on)
         office = Office(row.office)
         if reason is EndReason.REMOVED and office not in REMOVAL_CLAUSE:
             raise PolicyRefusal(
@@ -397,11 +398,9 @@ def end_appointment(
             raise InvalidInput(
                 "pma.end_before_start", f"The appointment starts on {row.starts_on}: end it after that."
             )
-        row.ended_on = on
-        row.end_reason = reason.value
-        row.end_note = note
+        row = store.end_appointment(tx, row.id, ended_on=on, end_reason=reason.value, end_note=note)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.appointment.end",
             object_type="pma.appointment",
@@ -415,7 +414,7 @@ def end_appointment(
                 "note": note,
             },
         )
-        return _holding(session, row)
+        return _holding(tx, row)
 
 
 def replace_nominee(
@@ -447,9 +446,9 @@ def replace_nominee(
             f"{notice_given_on} is after {on}.",
             "L1.10",
         )
-    with db.session() as session:
-        store.serialise_writes(session)
-        for current in store.appointments_in_office(session, office.value):
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        for current in store.appointments_in_office(tx, office.value):
             if current.starts_on <= on < _until(current):
                 if current.person_id == person_id:
                     raise InvalidInput(
@@ -460,10 +459,15 @@ def replace_nominee(
                         "pma.end_before_start",
                         f"The current nominee starts on {current.starts_on}: replace after that.",
                     )
-                current.ended_on = on
-                current.end_reason = EndReason.REPLACED.value
+                store.end_appointment(
+                    tx,
+                    current.id,
+                    ended_on=on,
+                    end_reason=EndReason.REPLACED.value,
+                    end_note=current.end_note,
+                )
                 audit.record(
-                    session,
+                    tx,
                     actor=actor,
                     action="pma.appointment.end",
                     object_type="pma.appointment",
@@ -477,7 +481,7 @@ def replace_nominee(
                     },
                 )
         return _appoint(
-            session,
+            tx,
             person_id=person_id,
             office=office,
             starts_on=on,
@@ -489,9 +493,9 @@ def replace_nominee(
         )
 
 
-def _current_appointment(session: Session, person_id: int, on: date) -> PmaAppointment:
-    person = _get_person(session, person_id)
-    for row in store.appointments_of_person(session, person_id):
+def _current_appointment(tx: Transaction, person_id: int, on: date) -> AppointmentRecord:
+    person = _get_person(tx, person_id)
+    for row in store.appointments_of_person(tx, person_id):
         if row.starts_on <= on < _until(row):
             return row
     raise InvalidInput("pma.not_a_member", f"{person.name} holds no SMKI PMA office on {on}.")
@@ -520,17 +524,17 @@ def appoint_alternate(
         raise InvalidInput(
             "pma.alternate_interval", "An Alternate's end date must come after the start date."
         )
-    with db.session() as session:
-        store.serialise_writes(session)
-        member_row = _holding_row_on(session, member_person_id, starts_on)
+    with db.transaction() as tx:
+        store.serialise_writes(tx)
+        member_row = _holding_row_on(tx, member_person_id, starts_on)
         if member_row is None:
-            name = _get_person(session, member_person_id).name
+            name = _get_person(tx, member_person_id).name
             raise PolicyRefusal(
                 "pma.not_a_member",
                 f"{name} holds no SMKI PMA office on {starts_on}, so cannot appoint an Alternate.",
                 "L1.12",
             )
-        alternate = _get_person(session, alternate_person_id)
+        alternate = _get_person(tx, alternate_person_id)
         if alternate_person_id == member_person_id:
             raise InvalidInput("pma.alternate_self", "A member cannot be his or her own Alternate.")
         if alternate.kind != PersonKind.INDIVIDUAL.value:
@@ -542,7 +546,7 @@ def appoint_alternate(
             )
         office = Office(member_row.office)
         if office is Office.CHAIR:
-            for other in store.appointments_of_person(session, alternate_person_id):
+            for other in store.appointments_of_person(tx, alternate_person_id):
                 if _intervals_overlap(other.starts_on, _end(other), starts_on, ends_on):
                     raise PolicyRefusal(
                         "pma.chair_alternate_member",
@@ -557,27 +561,25 @@ def appoint_alternate(
                     "Party or class of Parties.",
                     "L1.12(b)",
                 )
-        for existing in store.alternates_for(session, member_row.id):
+        for existing in store.alternates_for(tx, member_row.id):
             if _intervals_overlap(existing.starts_on, existing.ends_on, starts_on, ends_on):
                 raise PolicyRefusal(
                     "pma.one_alternate",
-                    f"{_get_person(session, member_person_id).name} already has an Alternate from "
+                    f"{_get_person(tx, member_person_id).name} already has an Alternate from "
                     f"{existing.starts_on}: end it first.",
                     "L1.12",
                 )
         row = store.add_alternate(
-            session,
-            PmaAlternate(
-                appointment_id=member_row.id,
-                alternate_person_id=alternate_person_id,
-                starts_on=starts_on,
-                ends_on=ends_on,
-                independent=independent,
-                created_at=utc_timestamp(),
-            ),
+            tx,
+            appointment_id=member_row.id,
+            alternate_person_id=alternate_person_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            independent=independent,
+            created_at=utc_timestamp(),
         )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="pma.alternate.appoint",
             object_type="pma.alternate",
@@ -592,26 +594,26 @@ def appoint_alternate(
                 "clause": "L1.12(b)" if office is Office.CHAIR else "L1.12",
             },
         )
-        return _alternate(session, row)
+        return _alternate(tx, row)
 
 
 def alternates_on(db: Database, day: date) -> list[AlternateAppointment]:
     """Every Alternate appointment valid on ``day`` (the Specialist's deemed one is not recorded)."""
-    with db.read_session() as session:
+    with db.read_transaction() as tx:
         result: list[AlternateAppointment] = []
-        for appointment in store.all_appointments(session):
-            for row in store.alternates_for(session, appointment.id):
-                alt = _alternate(session, row)
+        for appointment in store.all_appointments(tx):
+            for row in store.alternates_for(tx, appointment.id):
+                alt = _alternate(tx, row)
                 if alt.valid_on(day):
                     result.append(alt)
         return result
 
 
-def _chair_alternates_of(session: Session, person_id: int) -> list[PmaAlternate]:
-    result: list[PmaAlternate] = []
-    for appointment in store.appointments_in_office(session, Office.CHAIR.value):
+def _chair_alternates_of(tx: Transaction, person_id: int) -> list[AlternateRecord]:
+    result: list[AlternateRecord] = []
+    for appointment in store.appointments_in_office(tx, Office.CHAIR.value):
         result.extend(
-            a for a in store.alternates_for(session, appointment.id) if a.alternate_person_id == person_id
+            a for a in store.alternates_for(tx, appointment.id) if a.alternate_person_id == person_id
         )
     return result
 
@@ -621,8 +623,8 @@ def _chair_alternates_of(session: Session, person_id: int) -> list[PmaAlternate]
 
 def holders_on(db: Database, office: Office, day: date) -> list[Holding]:
     """Who held ``office`` on ``day``, from the recorded history."""
-    with db.read_session() as session:
-        return holders_in(session, office, day)
+    with db.read_transaction() as tx:
+        return holders_in(tx, office, day)
 
 
 def holder_on(db: Database, office: Office, day: date) -> Holding | None:
@@ -638,17 +640,15 @@ def holder_on(db: Database, office: Office, day: date) -> Holding | None:
 
 def members_on(db: Database, day: date) -> list[Holding]:
     """Every SMKI PMA Member on ``day``, in the order of L1.3."""
-    with db.read_session() as session:
-        return members_in(session, day)
+    with db.read_transaction() as tx:
+        return members_in(tx, day)
 
 
 def history(db: Database, office: Office | None = None) -> list[Holding]:
     """Every appointment (to one office, or all), oldest first."""
-    with db.read_session() as session:
-        rows = (
-            store.appointments_in_office(session, office.value) if office else store.all_appointments(session)
-        )
-        return [_holding(session, row) for row in rows]
+    with db.read_transaction() as tx:
+        rows = store.appointments_in_office(tx, office.value) if office else store.all_appointments(tx)
+        return [_holding(tx, row) for row in rows]
 
 
 def vacancies_on(db: Database, day: date) -> dict[Office, int]:
@@ -662,42 +662,42 @@ def vacancies_on(db: Database, day: date) -> dict[Office, int]:
     return result
 
 
-def holders_in(session: Session, office: Office, day: date) -> list[Holding]:
-    """``holders_on`` inside an open session (for other governance modules)."""
-    rows = store.appointments_in_office(session, office.value)
-    return [_holding(session, r) for r in rows if r.starts_on <= day < _until(r)]
+def holders_in(tx: Transaction, office: Office, day: date) -> list[Holding]:
+    """``holders_on`` inside an open transaction (for other governance modules)."""
+    rows = store.appointments_in_office(tx, office.value)
+    return [_holding(tx, r) for r in rows if r.starts_on <= day < _until(r)]
 
 
-def members_in(session: Session, day: date) -> list[Holding]:
-    """``members_on`` inside an open session (for other governance modules)."""
+def members_in(tx: Transaction, day: date) -> list[Holding]:
+    """``members_on`` inside an open transaction (for other governance modules)."""
     order = list(Office)
-    rows = [r for r in store.all_appointments(session) if r.starts_on <= day < _until(r)]
-    holdings = [_holding(session, r) for r in rows]
+    rows = [r for r in store.all_appointments(tx) if r.starts_on <= day < _until(r)]
+    holdings = [_holding(tx, r) for r in rows]
     return sorted(holdings, key=lambda h: (order.index(h.office), h.starts_on, h.appointment_id))
 
 
-def holding_in(session: Session, person_id: int, day: date) -> Holding | None:
-    """The office a person holds on ``day`` inside an open session, or None."""
-    row = _holding_row_on(session, person_id, day)
-    return _holding(session, row) if row else None
+def holding_in(tx: Transaction, person_id: int, day: date) -> Holding | None:
+    """The office a person holds on ``day`` inside an open transaction, or None."""
+    row = _holding_row_on(tx, person_id, day)
+    return _holding(tx, row) if row else None
 
 
-def alternates_in(session: Session, appointment_id: int, day: date) -> list[AlternateAppointment]:
-    """The Alternates valid on ``day`` for one appointment, inside an open session."""
+def alternates_in(tx: Transaction, appointment_id: int, day: date) -> list[AlternateAppointment]:
+    """The Alternates valid on ``day`` for one appointment, inside an open transaction."""
     return [
         alt
-        for alt in (_alternate(session, row) for row in store.alternates_for(session, appointment_id))
+        for alt in (_alternate(tx, row) for row in store.alternates_for(tx, appointment_id))
         if alt.valid_on(day)
     ]
 
 
-def person_in(session: Session, person_id: int) -> Person:
-    """A person inside an open session (InvalidInput when unknown)."""
-    return _person(_get_person(session, person_id))
+def person_in(tx: Transaction, person_id: int) -> Person:
+    """A person inside an open transaction (InvalidInput when unknown)."""
+    return _person(_get_person(tx, person_id))
 
 
-def _holding_row_on(session: Session, person_id: int, day: date) -> PmaAppointment | None:
-    for row in store.appointments_of_person(session, person_id):
+def _holding_row_on(tx: Transaction, person_id: int, day: date) -> AppointmentRecord | None:
+    for row in store.appointments_of_person(tx, person_id):
         if row.starts_on <= day < _until(row):
             return row
     return None
@@ -706,19 +706,19 @@ def _holding_row_on(session: Session, person_id: int, day: date) -> PmaAppointme
 # conversions and interval arithmetic
 
 
-def _end(row: PmaAppointment) -> date | None:
+def _end(row: AppointmentRecord) -> date | None:
     if row.ended_on is not None:
         return row.ended_on
     return row.scheduled_end
 
 
-def _until(row: PmaAppointment) -> date:
+def _until(row: AppointmentRecord) -> date:
     """The first day the appointment no longer holds office (``date.max`` while open-ended)."""
     end = _end(row)
     return date.max if end is None else end
 
 
-def _overlaps(row: PmaAppointment, start: date, end: date | None) -> bool:
+def _overlaps(row: AppointmentRecord, start: date, end: date | None) -> bool:
     return _intervals_overlap(row.starts_on, _end(row), start, end)
 
 
@@ -726,20 +726,20 @@ def _intervals_overlap(a_start: date, a_end: date | None, b_start: date, b_end: 
     return (b_end is None or a_start < b_end) and (a_end is None or b_start < a_end)
 
 
-def _interval(row: PmaAppointment) -> str:
+def _interval(row: AppointmentRecord) -> str:
     end = _end(row)
     return f"from {row.starts_on}" + (f" until {end}" if end else "")
 
 
-def _person(row: PmaPerson) -> Person:
+def _person(row: PersonRecord) -> Person:
     return Person(row.id, row.name, PersonKind(row.kind))
 
 
-def _holding(session: Session, row: PmaAppointment) -> Holding:
+def _holding(tx: Transaction, row: AppointmentRecord) -> Holding:
     return Holding(
         appointment_id=row.id,
         office=Office(row.office),
-        person=_person(_get_person(session, row.person_id)),
+        person=_person(_get_person(tx, row.person_id)),
         appointed_by=row.appointed_by,
         starts_on=row.starts_on,
         term_ends_on=row.term_ends_on,
@@ -748,13 +748,13 @@ def _holding(session: Session, row: PmaAppointment) -> Holding:
     )
 
 
-def _alternate(session: Session, row: PmaAlternate) -> AlternateAppointment:
-    appointment = store.get_appointment(session, row.appointment_id)
+def _alternate(tx: Transaction, row: AlternateRecord) -> AlternateAppointment:
+    appointment = store.get_appointment(tx, row.appointment_id)
     assert appointment is not None  # foreign key
     return AlternateAppointment(
         id=row.id,
-        member=_holding(session, appointment),
-        alternate=_person(_get_person(session, row.alternate_person_id)),
+        member=_holding(tx, appointment),
+        alternate=_person(_get_person(tx, row.alternate_person_id)),
         starts_on=row.starts_on,
         ends_on=row.ends_on,
     )
