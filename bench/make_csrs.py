@@ -21,7 +21,7 @@ END = b"-----END CERTIFICATE REQUEST-----\n"
 def _make(bounds: tuple[int, int]) -> bytes:
     from smki.model import EntityId, KeyUsage
     from smki.profiles.environment import PkiEnvironment
-    from smki.ra import csr_builder
+    from smki.subscriber_tools import csr_builder
 
     env = PkiEnvironment()
     out = []

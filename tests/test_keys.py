@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import os
+import pickle
 import secrets
 import stat
 from pathlib import Path
@@ -19,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smki.keys import KeyBackend, SoftBackend, open_backend, rfc5649
+from smki.keys import KeyBackend, Signer, SoftBackend, open_backend, rfc5649
 from smki.model import InvalidInput, SmkiError
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -209,9 +211,42 @@ def test_the_decrypted_key_is_cached_per_instance(tmp_path: Path, backend: SoftB
     (tmp_path / "keys" / "ica.key.pem").unlink()  # the file is not read again
     assert fresh.signer("ica") is signer
     fresh.close()
-    with pytest.raises(SmkiError) as raised:
-        fresh.signer("ica")
-    assert raised.value.code == "keys.closed"
+    for action in (lambda: fresh.signer("ica"), lambda: signer.sign(b"tbs", ec.ECDSA(hashes.SHA256()))):
+        with pytest.raises(SmkiError) as raised:
+            action()
+        assert raised.value.code == "keys.closed"
+
+
+def test_the_signer_signs_but_refuses_to_give_out_its_key(backend: SoftBackend) -> None:
+    public = backend.generate("root")
+    signer = backend.signer("root")
+    assert isinstance(signer, Signer) and isinstance(signer, ec.EllipticCurvePrivateKey)
+    assert signer.label == "root" and signer.curve.name == "secp256r1" and signer.key_size == 256
+    assert signer.public_key() == public
+    public.verify(signer.sign(b"data", ec.ECDSA(hashes.SHA256())), b"data", ec.ECDSA(hashes.SHA256()))
+
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
+    for extract in (
+        lambda: signer.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        lambda: signer.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"chosen by the caller"),
+        ),
+        signer.private_numbers,
+        lambda: signer.exchange(ec.ECDH(), peer),
+        lambda: pickle.dumps(signer),
+        lambda: pickle.dumps(signer, protocol=0),
+        lambda: signer.__getstate__(),
+    ):
+        with pytest.raises(SmkiError) as raised:
+            extract()
+        assert raised.value.code == "keys.not_extractable"
+        assert "'root'" in raised.value.message
+    assert copy.copy(signer) is signer and copy.deepcopy(signer) is signer  # nothing is copied out
+    assert vars(signer) == {} and repr(signer) == "<SoftSigner label='root'>"  # no key in __dict__ or repr
 
 
 @pytest.mark.parametrize("size", WRAP_SIZES)
@@ -266,7 +301,10 @@ def test_the_passphrase_and_key_bytes_appear_in_no_file(tmp_path: Path, passphra
     backend.generate("root")
     backend.generate_symmetric("csk")
     backend.wrap("csk", b"data")
-    private = backend.signer("root")
+    # Only the passphrase and the file give the key (the signer refuses): decrypt it here to know its bytes.
+    private = serialization.load_pem_private_key(
+        (home / "keys" / "root.key.pem").read_bytes(), password=passphrase.encode()
+    )
     assert isinstance(private, ec.EllipticCurvePrivateKey)
     scalar = private.private_numbers().private_value.to_bytes(32, "big")
     aes = backend._aes["csk"]

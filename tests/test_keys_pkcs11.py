@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -18,11 +20,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from smki.keys import KeyBackend, Pkcs11Backend, Pkcs11EcPrivateKey, open_backend
+from smki.keys import KeyBackend, Pkcs11Backend, Pkcs11Signer, Signer, open_backend
 from smki.model import InvalidInput, SmkiError
 
 if TYPE_CHECKING:
@@ -117,14 +119,23 @@ def test_generate_makes_a_p256_pair_inside_the_token_that_never_leaves(
         session.close()
 
     signer = hsm.signer("root-oca")
-    assert isinstance(signer, Pkcs11EcPrivateKey)
+    assert isinstance(signer, Pkcs11Signer) and isinstance(signer, Signer)
+    assert signer.label == "root-oca" and signer.public_key() == public
+    data = b"signed in the token"
+    public.verify(signer.sign(data, ec.ECDSA(hashes.SHA256())), data, ec.ECDSA(hashes.SHA256()))
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
     for extract in (
         signer.private_numbers,
-        lambda: signer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, None),  # type: ignore[arg-type]
+        lambda: signer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
+        lambda: signer.exchange(ec.ECDH(), peer),
+        lambda: pickle.dumps(signer),
+        lambda: signer.__getstate__(),
     ):
         with pytest.raises(SmkiError) as raised:
             extract()
         assert raised.value.code == "keys.not_extractable"
+    assert copy.copy(signer) is signer and copy.deepcopy(signer) is signer
+    assert vars(signer) == {}
 
 
 def test_certificate_and_crl_signed_through_the_token_verify(hsm: Pkcs11Backend) -> None:

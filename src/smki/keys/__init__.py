@@ -2,7 +2,9 @@
 
 Two backends behind one interface (:class:`KeyBackend`): ``soft`` keeps passphrase-encrypted key files
 under ``<home>/keys/``; ``pkcs11`` keeps keys in a PKCS#11 token (an HSM; SoftHSM2 for trying and tests).
-Secrets come only from the environment (see docs/keys.md).
+Both hand out opaque :class:`Signer` objects (``sign``, ``public_key``, ``label``) that refuse to give out
+key material (``keys.not_extractable``). Secrets come only from the environment (see docs/keys.md).
+Subscribers' own keys are not CA keys and live in :mod:`smki.subscriber_tools`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from smki.keys.hsm import (
     PIN_FILE_ENV,
     TOKEN_ENV,
     Pkcs11Backend,
-    Pkcs11EcPrivateKey,
+    Pkcs11Signer,
 )
-from smki.keys.soft import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, SoftBackend
+from smki.keys.signer import Signer
+from smki.keys.soft import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, SoftBackend, SoftSigner
 from smki.model import InvalidInput
 
 BACKENDS = ("soft", "pkcs11")
@@ -48,8 +51,10 @@ __all__ = [
     "TOKEN_ENV",
     "KeyBackend",
     "Pkcs11Backend",
-    "Pkcs11EcPrivateKey",
+    "Pkcs11Signer",
+    "Signer",
     "SoftBackend",
+    "SoftSigner",
     "check_label",
     "open_backend",
 ]

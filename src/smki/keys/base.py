@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from smki.model import InvalidInput, SmkiError
+
+if TYPE_CHECKING:
+    from smki.keys.signer import Signer
 
 #: Labels name files (soft backend) and CKA_LABEL values (PKCS#11): a conservative, portable alphabet.
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -45,8 +48,8 @@ class KeyBackend(Protocol):
         """The public key of the signing key ``label`` (``keys.not_found`` if none)."""
         ...
 
-    def signer(self, label: str) -> ec.EllipticCurvePrivateKey:
-        """A private-key object for ``CertificateBuilder.sign`` and the CRL builder's ``sign``."""
+    def signer(self, label: str) -> Signer:
+        """The opaque :class:`~smki.keys.signer.Signer` of ``label``: it signs, never gives out the key."""
         ...
 
     def labels(self) -> list[str]:

@@ -25,12 +25,13 @@ from typing import Any
 import pkcs11
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.utils import Buffer
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 
 from smki.keys import rfc5649
 from smki.keys.base import CURVE, check_label, secret_from_env
+from smki.keys.signer import Signer
 from smki.model import InvalidInput, SmkiError
 
 MODULE_ENV = "SMKI_PKCS11_MODULE"
@@ -151,12 +152,12 @@ class Pkcs11Backend:
         with self._use():
             return _public_key_of(label, self._find(label, ObjectClass.PUBLIC_KEY, KeyType.EC, "public"))
 
-    def signer(self, label: str) -> ec.EllipticCurvePrivateKey:
+    def signer(self, label: str) -> Pkcs11Signer:
         check_label(label)
         with self._use():
             private = self._find(label, ObjectClass.PRIVATE_KEY, KeyType.EC, "signing")
             public = _public_key_of(label, self._find(label, ObjectClass.PUBLIC_KEY, KeyType.EC, "public"))
-        return Pkcs11EcPrivateKey(self, label, private, public)
+        return Pkcs11Signer(self, label, private, public)
 
     def labels(self) -> list[str]:
         with self._use():
@@ -259,7 +260,7 @@ class Pkcs11Backend:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- signing (called by Pkcs11EcPrivateKey) -----------------------------------------------------
+    # -- signing (called by Pkcs11Signer) -----------------------------------------------------
 
     def _sign_digest(self, label: str, private: Any, digest: bytes) -> bytes:
         with self._use():
@@ -373,13 +374,16 @@ class Pkcs11Backend:
             )
 
 
-class Pkcs11EcPrivateKey(ec.EllipticCurvePrivateKey):
+class Pkcs11Signer(Signer):
     """A P-256 private key that stays in the token: ``cryptography``'s builders call ``sign`` on it.
 
     ``CertificateBuilder.sign(key, hashes.SHA256())`` and the CRL builder's ``sign`` call
     ``key.sign(tbs_bytes, ec.ECDSA(hashes.SHA256()))``; the digest is computed here and only the 32-byte
-    digest goes to the token.
+    digest goes to the token. The token refuses to give the key out (sensitive, not extractable); the
+    :class:`Signer` base refuses ``private_bytes``, ``private_numbers``, ``exchange`` and pickling.
     """
+
+    __slots__ = ("_backend", "_label", "_private", "_public")
 
     def __init__(
         self, backend: Pkcs11Backend, label: str, private: Any, public: ec.EllipticCurvePublicKey
@@ -392,14 +396,6 @@ class Pkcs11EcPrivateKey(ec.EllipticCurvePrivateKey):
     @property
     def label(self) -> str:
         return self._label
-
-    @property
-    def curve(self) -> ec.EllipticCurve:
-        return CURVE
-
-    @property
-    def key_size(self) -> int:
-        return CURVE.key_size
 
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self._public
@@ -428,32 +424,8 @@ class Pkcs11EcPrivateKey(ec.EllipticCurvePrivateKey):
             raise SmkiError("keys.unsupported", "Keys in the token sign with SHA-256 only (P-256 CA keys).")
         return self._backend._sign_digest(self._label, self._private, digest)
 
-    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
-        raise SmkiError("keys.unsupported", "CA keys in the token are for signing only, not key agreement.")
-
-    def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
-        raise _not_extractable(self._label)
-
-    def private_bytes(
-        self,
-        encoding: Encoding,
-        format: PrivateFormat,
-        encryption_algorithm: Any,
-    ) -> bytes:
-        raise _not_extractable(self._label)
-
-    def __copy__(self) -> Pkcs11EcPrivateKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[Any, Any]) -> Pkcs11EcPrivateKey:
-        return self
-
     def __repr__(self) -> str:
-        return f"<Pkcs11EcPrivateKey label={self._label!r} token={self._backend.token_label!r}>"
-
-
-def _not_extractable(label: str) -> SmkiError:
-    return SmkiError("keys.not_extractable", f"The private key '{label}' never leaves the token.")
+        return f"<Pkcs11Signer label={self._label!r} token={self._backend.token_label!r}>"
 
 
 def _public_key_of(label: str, public: Any) -> ec.EllipticCurvePublicKey:

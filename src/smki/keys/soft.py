@@ -10,7 +10,9 @@ Layout under ``<home>/keys/`` (directory mode 0700, files mode 0600, written ato
   are authenticated as associated data, so a file renamed to another label does not decrypt.
 
 Decrypted keys are cached in memory for the life of the backend (decrypting per signature would cost a KDF
-per certificate) and never written anywhere.
+per certificate) and never written anywhere. ``signer(label)`` hands out a :class:`SoftSigner`, an opaque
+:class:`~smki.keys.signer.Signer` that signs with the decrypted key and refuses to give it out; closing the
+backend makes its signers forget their keys.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from cryptography.hazmat.primitives.keywrap import (
     aes_key_unwrap_with_padding,
     aes_key_wrap_with_padding,
 )
+from cryptography.utils import Buffer
 
 from smki.keys.base import CURVE, check_label, secret_from_env
+from smki.keys.signer import Signer
 from smki.model import InvalidInput, SmkiError
 
 PASSPHRASE_ENV = "SMKI_KEY_PASSPHRASE"
@@ -50,6 +54,38 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 
 
+class SoftSigner(Signer):
+    """A decrypted soft key behind the :class:`Signer` interface: ``sign`` costs one extra method call.
+
+    The key is held only as its bound ``sign`` method in a name-mangled slot (no ``__dict__`` entry, no
+    pickling, no ``private_bytes``); :meth:`_forget` (called by ``SoftBackend.close``) drops it.
+    """
+
+    __slots__ = ("__sign", "_label", "_public")
+
+    def __init__(self, label: str, key: ec.EllipticCurvePrivateKey) -> None:
+        self.__sign = key.sign
+        self._label = label
+        self._public = key.public_key()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public
+
+    def sign(self, data: Buffer, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        return self.__sign(data, signature_algorithm)
+
+    def _forget(self) -> None:
+        self.__sign = _closed_sign
+
+
+def _closed_sign(data: Buffer, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    raise SmkiError("keys.closed", "This key backend has been closed.")
+
+
 class SoftBackend:
     """Keys as passphrase-encrypted files under ``<home>/keys/``. The passphrase is read when first needed."""
 
@@ -59,7 +95,7 @@ class SoftBackend:
         self.directory = Path(home) / "keys"
         self._env = dict(env)
         self._passphrase: bytes | None = None
-        self._ec: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._ec: dict[str, SoftSigner] = {}
         self._aes: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -78,8 +114,10 @@ class SoftBackend:
                 serialization.BestAvailableEncryption(passphrase),
             )
             self._write_new(label, self.directory / f"{label}{_EC_SUFFIX}", pem)
-            self._ec[label] = key
-            return key.public_key()
+            signer = SoftSigner(label, key)
+            del key
+            self._ec[label] = signer
+            return signer.public_key()
 
     def exists(self, label: str) -> bool:
         check_label(label)
@@ -89,7 +127,7 @@ class SoftBackend:
     def public_key(self, label: str) -> ec.EllipticCurvePublicKey:
         return self._ec_key(label).public_key()
 
-    def signer(self, label: str) -> ec.EllipticCurvePrivateKey:
+    def signer(self, label: str) -> SoftSigner:
         return self._ec_key(label)
 
     def labels(self) -> list[str]:
@@ -142,6 +180,8 @@ class SoftBackend:
 
     def close(self) -> None:
         with self._lock:
+            for signer in self._ec.values():
+                signer._forget()
             self._ec.clear()
             self._aes.clear()
             self._passphrase = None
@@ -149,7 +189,7 @@ class SoftBackend:
 
     # -- loading --------------------------------------------------------------------------------------
 
-    def _ec_key(self, label: str) -> ec.EllipticCurvePrivateKey:
+    def _ec_key(self, label: str) -> SoftSigner:
         check_label(label)
         with self._lock:
             self._check_open()
@@ -169,8 +209,10 @@ class SoftBackend:
                 ) from None
             if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != CURVE.name:
                 raise SmkiError("keys.corrupt", f"The key file for '{label}' does not hold a P-256 key.")
-            self._ec[label] = key
-            return key
+            signer = SoftSigner(label, key)
+            del key
+            self._ec[label] = signer
+            return signer
 
     def _aes_key(self, label: str) -> bytes:
         check_label(label)

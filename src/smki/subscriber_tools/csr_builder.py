@@ -1,7 +1,7 @@
-"""Making subscriber CSRs shaped like the real ones, for users trying the RA and for tests.
+"""Making subscriber CSRs shaped like the real ones, for ``smki csr ...``, users trying the RA and tests.
 
-These keys are *subscriber* keys (a Device's, a Party's), never CA keys: the CA never sees them. Key
-generation and writing live in `smki.keys.subscriber` (only `keys` handles private key bytes).
+The keys are *subscriber* keys (a Device's, a Party's), never CA keys: each CSR is signed with the
+subscriber's own key, made by :func:`smki.subscriber_tools.key_pairs.new_subscriber_key` unless given.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from smki.keys.subscriber import new_subscriber_key as new_key
 from smki.model import EntityId, InvalidInput, KeyUsage, RemotePartyRole
 from smki.profiles.der import TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, encode_oid, tlv
 from smki.profiles.environment import HARDWARE_MODULE_NAME_OID, PkiEnvironment
+from smki.subscriber_tools.key_pairs import new_subscriber_key as new_key
 
 
 def _key_usage(usage: KeyUsage) -> x509.KeyUsage:

@@ -1,7 +1,7 @@
-"""Subscriber key pairs for trying the RA and for tests: a Device's or a Party's key, never a CA key.
+"""Subscriber key pairs: a Device's or a Party's key, never a CA key (CA keys live in ``smki.keys``).
 
-They live here because only `keys` handles private key bytes. A key written to disk is PKCS#8 PEM,
-unencrypted (it belongs to the subscriber, who takes it away), with file mode 0600.
+A key written to disk is PKCS#8 PEM, unencrypted (it belongs to the subscriber, who takes it away), with
+file mode 0600, and never replaces an existing file.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from smki.keys.base import CURVE
 from smki.model import SmkiError
+
+#: The only curve the SMKI uses (GBCS: ECDSA with P-256 and SHA-256).
+CURVE = ec.SECP256R1()
 
 
 def new_subscriber_key() -> ec.EllipticCurvePrivateKey:
