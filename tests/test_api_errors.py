@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from smki.api import errors
 from smki.api.app import create_app
-from smki.model import InvalidInput, PolicyRefusal, SmkiError
+from smki.model import InvalidInput, PolicyRefusal, SmkiError, StorageConflict, StorageUnavailable
 from smki.ra.tokens import NotAuthenticated
+from smki.storage import Database
 from test_api_subscribers import Api, api, assert_error, org_csr  # noqa: F401  (api is a fixture)
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "smki"
@@ -60,6 +61,9 @@ def test_every_plain_smki_error_code_is_in_the_status_table() -> None:
         (SmkiError("ca.build_failed", "m"), 503),
         (SmkiError("ca.not_initialised", "m"), 503),
         (SmkiError("storage.unreachable", "m"), 503),
+        (StorageUnavailable("storage.unreachable", "m"), 503),
+        (StorageConflict("storage.conflict", "m"), 409),  # exact code before its family (storage.* 503)
+        (SmkiError("storage.error", "m"), 503),
         (SmkiError("revocation.already_revoked", "m"), 409),
         (SmkiError("repository.not_found", "m"), 404),
         (PolicyRefusal("ca.authority_revoked", "m"), 403),
@@ -106,3 +110,40 @@ def test_missing_ca_key_is_503_json(api: Api, tmp_path: Path) -> None:  # noqa: 
         "/v1/requests", json={"csr_pem": org_csr()}, headers=api.bearer(api.supplier_token)
     )
     assert_error(response, 503, "ca.key_missing")
+
+
+def test_storage_errors_through_the_app_are_json_unreachable_with_retry_after(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "home")
+
+    def unreachable() -> None:
+        raise StorageUnavailable(
+            "storage.unreachable", "The SMKI database cannot be reached; try again later."
+        )
+
+    def conflict() -> None:
+        raise StorageConflict(
+            "storage.conflict", "The change conflicts with a record stored at the same time."
+        )
+
+    app.add_api_route("/v1/unreachable", unreachable)
+    app.add_api_route("/v1/conflict", conflict)
+    with TestClient(app) as client:
+        down = client.get("/v1/unreachable")
+        clash = client.get("/v1/conflict")
+    assert assert_error(down, 503, "storage.unreachable")["clause"] is None
+    assert down.headers["Retry-After"] == str(errors.STORAGE_RETRY_AFTER_SECONDS)
+    assert_error(clash, 409, "storage.conflict")
+    assert "Retry-After" not in clash.headers
+
+
+def test_subscriber_request_while_the_database_is_unreachable_is_503_json(tmp_path: Path) -> None:
+    # Authentication reads the token in a transaction: the lost database leaves it as storage.unreachable.
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    app = create_app(tmp_path / "home", database=db)
+    with TestClient(app) as client:
+        response = client.post(
+            "/v1/requests", json={"csr_pem": org_csr()}, headers={"Authorization": "Bearer smki_" + "a" * 43}
+        )
+    assert_error(response, 503, "storage.unreachable")
+    assert response.headers["Retry-After"] == str(errors.STORAGE_RETRY_AFTER_SECONDS)
+    db.dispose()

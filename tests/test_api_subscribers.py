@@ -23,9 +23,10 @@ from smki.keys import SoftBackend
 from smki.model import EntityId, Hierarchy, KeyUsage, PolicyRefusal, RemotePartyRole, SmkiError
 from smki.policy import Licence, Party, PartyIdentifier, PartyType, SubscriberEvent, UserRole
 from smki.profiles.environment import PkiEnvironment
-from smki.ra import RegistrationAuthority, csr_builder, parties, subscribers, tokens
+from smki.ra import RegistrationAuthority, parties, subscribers, tokens
 from smki.ra.authority import CertificateRequest
 from smki.storage import Database, audit_store
+from smki.subscriber_tools import csr_builder
 
 PASSPHRASE = "api-subscriber-test-passphrase"
 ENV = PkiEnvironment()
@@ -146,14 +147,14 @@ def test_expired_token_is_401(api: Api) -> None:
 def test_only_the_hash_of_a_token_is_stored_and_its_making_is_audited(api: Api) -> None:
     made = tokens.create_token(api.db, "dno", [Hierarchy.DEVICE], name="meters", actor="dcc-ra")
     assert made.text.startswith("smki_") and len(made.text) == 48
-    with api.db.read_session() as session:
+    with api.db.read_transaction() as tx:
         from smki.storage import token_store
 
-        row = token_store.token_by_id(session, made.token.token_id)
+        row = token_store.token_by_id(tx, made.token.token_id)
         assert row is not None
         assert row.token_sha256 == tokens.token_sha256(made.text)
-        assert made.text not in repr(vars(row))
-        entries = audit_store.entries_for_object(session, "api.token", str(made.token.token_id))
+        assert made.text not in repr(row)
+        entries = audit_store.entries_for_object(tx, "api.token", str(made.token.token_id))
         assert [e.action for e in entries] == ["api.token.create"]
         assert made.text not in entries[0].details and row.token_sha256 not in entries[0].details
 
@@ -172,7 +173,7 @@ def test_supplier_asking_for_a_network_operator_certificate_is_403_with_the_ra_c
     csr = org_csr(RemotePartyRole.NETWORK_OPERATOR, SUPPLIER_ID)
     ra = RegistrationAuthority(api.db, None, ENV)
     with pytest.raises(SmkiError) as expected:
-        ra.check(CertificateRequest(csr.encode(), "elec"))
+        ra.check(CertificateRequest(csr=csr.encode(), party_id="elec"))
     assert isinstance(expected.value, PolicyRefusal) and expected.value.clause
     response = api.client.post("/v1/requests", json={"csr_pem": csr}, headers=api.bearer(api.supplier_token))
     body = assert_error(response, 403, expected.value.code)

@@ -82,7 +82,7 @@ def without_register_lock(monkeypatch: pytest.MonkeyPatch, skipped: bool) -> Non
     """When ``skipped``, changes to the register do not take its lock: on PostgreSQL two identical changes
     then both pass their checks and the UNIQUE constraint refuses one (the retry in smki.ra.parties)."""
     if skipped:
-        monkeypatch.setattr(ra_store, "lock_party_register", lambda session: None)
+        monkeypatch.setattr(ra_store, "lock_party_register", lambda tx: None)
 
 
 def refusal_of(db: Database, call: Callable[[], object]) -> tuple[str, str, str | None]:
@@ -199,3 +199,23 @@ def test_one_eui64_added_concurrently_to_two_persons_under_two_roles_is_held_by_
     assert winner.identifiers == (*registered[winner.party_id].identifiers, added[winner.party_id])
     assert parties.get_party(database, winner.party_id) == winner
     assert parties.get_party(database, loser_id) == registered[loser_id]
+
+
+def test_a_change_refused_by_the_database_twice_is_a_concurrent_change_and_leaves_no_trace(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer that skips the register's checks (no lock, no duplicate check): the UNIQUE constraint refuses
+    # both attempts (storage.conflict), so the change gives up with a stable code instead of looping.
+    parties.register_party(database, ACME, actor="ra")
+    entries = len(list(audit.log.entries_for(database, "ra.party", "acme")))
+    without_register_lock(monkeypatch, True)
+    monkeypatch.setattr(ra_store, "get_party", lambda tx, party_id: None)
+    renamed = Party("acme", "Acme Again", ACME.party_type, ACME.licences, ())
+    code, message, clause = refusal_of(
+        database, lambda: parties.register_party(database, renamed, actor="ra-2")
+    )
+    assert code == "party.concurrent_change" and clause is None and "try again" in message
+    monkeypatch.undo()
+    assert parties.list_parties(database) == [ACME]
+    assert len(list(audit.log.entries_for(database, "ra.party", "acme"))) == entries
+    assert audit.verify(database).ok

@@ -76,10 +76,10 @@ def test_token_create_list_revoke(kind: str, tmp_path: Path, database_url_for) -
     db = Database(url)
     try:
         assert tokens.authenticate(db, text).party_id == "acme"
-        with db.read_session() as session:
-            stored = token_store.token_by_id(session, 1)
+        with db.read_transaction() as tx:
+            stored = token_store.token_by_id(tx, 1)
             assert stored is not None and stored.token_sha256 == tokens.token_sha256(text)
-            actions = [e.action for e in audit_store.entries_for_object(session, "api.token", "1")]
+            actions = [e.action for e in audit_store.entries_for_object(tx, "api.token", "1")]
         assert actions == ["api.token.create"]
 
         assert "revoked" in cli("token", "revoke", "1")
@@ -89,8 +89,8 @@ def test_token_create_list_revoke(kind: str, tmp_path: Path, database_url_for) -
         with pytest.raises(tokens.NotAuthenticated) as refused_auth:
             tokens.authenticate(db, text)
         assert refused_auth.value.code == "auth.revoked"
-        with db.read_session() as session:
-            actions = [e.action for e in audit_store.entries_for_object(session, "api.token", "1")]
+        with db.read_transaction() as tx:
+            actions = [e.action for e in audit_store.entries_for_object(tx, "api.token", "1")]
         assert actions == ["api.token.create", "api.token.revoke"]
     finally:
         db.dispose()

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smki.model import InvalidInput, PolicyRefusal, SmkiError
+from smki.model import InvalidInput, PolicyRefusal, SmkiError, StorageUnavailable
 from smki.ra.tokens import NotAuthenticated
+from smki.storage.transaction import mapped_error
 
 log = logging.getLogger("smki.api")
 
@@ -32,6 +32,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     # 503: the service cannot do it now, whatever the request: key store, signing, database, audit log.
     "keys.*": 503,  # no passphrase or PIN, key missing or unreadable, token gone: never the client's fault
     "storage.*": 503,
+    "storage.conflict": 409,  # a concurrent change took the same unique value first: submit again
     "audit.no_head": 503,
     "ca.not_initialised": 503,
     "ca.key_missing": 503,
@@ -112,18 +113,33 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(error_body("request.invalid", message), status_code=422)
 
-    @app.exception_handler(OperationalError)
-    async def _storage_down(_request: Request, _exc: OperationalError) -> JSONResponse:
-        log.warning("database unreachable while serving a request")
-        return JSONResponse(
-            error_body("storage.unreachable", "The SMKI database cannot be reached; try again later."),
-            status_code=503,
-        )
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_down(_request: Request, exc: StorageUnavailable) -> JSONResponse:
+        return _storage_unavailable(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A driver error raised outside a transaction block (Database.has_table ...) still gets its code.
+        mapped = mapped_error(exc)
+        if isinstance(mapped, StorageUnavailable):
+            return _storage_unavailable(mapped)
         log.exception("unexpected error while serving a request")
+        if mapped is not None:
+            return JSONResponse(error_body(mapped.code, mapped.message), status_code=status_for(mapped))
         return JSONResponse(
             error_body("internal", "The server could not complete the request; the error is logged."),
             status_code=500,
         )
+
+
+# How long a client should wait before trying again when the database cannot be reached.
+STORAGE_RETRY_AFTER_SECONDS = 5
+
+
+def _storage_unavailable(exc: StorageUnavailable) -> JSONResponse:
+    log.warning("database unreachable while serving a request")
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.clause),
+        status_code=status_for(exc),
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )

@@ -12,14 +12,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from smki import audit
-from smki.model import EntityId, InvalidInput, PolicyRefusal, SmkiError
+from smki.model import EntityId, InvalidInput, PolicyRefusal, SmkiError, StorageConflict
 from smki.policy.parties import Licence, Party, PartyIdentifier, PartyType, UserRole, check_party
-from smki.storage import Database, ra_store
-from smki.storage.ra_tables import PartyIdentifierRecord, PartyRecord
+from smki.storage import Database, Transaction, ra_store
 
 _Changed = TypeVar("_Changed")
 
@@ -30,54 +26,55 @@ def _now() -> datetime:
 
 def _checked_again_on_conflict(change: Callable[[], _Changed]) -> _Changed:
     """Run a change to the register; when a concurrent one committed the same row between its checks and
-    its insert (a UNIQUE constraint refuses it), run it once more, so its checks now refuse it exactly as
-    they refuse a sequential duplicate. A backstop: the register's lock keeps changes made here from
-    interleaving, but a writer that does not take it (another tool, a session without the lock) could."""
+    its insert (a UNIQUE constraint refuses it: ``StorageConflict``), run it once more, so its checks now
+    refuse it exactly as they refuse a sequential duplicate. A backstop: the register's lock keeps changes
+    made here from interleaving, but a writer that does not take it (another tool, a transaction without
+    the lock) could."""
     try:
         return change()
-    except IntegrityError:
+    except StorageConflict:
         pass
     try:
         return change()
-    except IntegrityError:
+    except StorageConflict:
         raise SmkiError(
             "party.concurrent_change",
             "Another change to the party register conflicted with this one twice; try again.",
         ) from None
 
 
-def load_parties(session: Session, party_ids: Iterable[str]) -> dict[str, Party]:
+def load_parties(tx: Transaction, party_ids: Iterable[str]) -> dict[str, Party]:
     """The parties with these ids as policy values (identifiers and nominations included)."""
-    records = ra_store.get_parties(session, party_ids)
-    if not records:
+    stored = ra_store.get_parties(tx, party_ids)
+    if not stored:
         return {}
     idents: dict[str, list[PartyIdentifier]] = {}
-    for row in ra_store.identifiers_of(session, records):
-        idents.setdefault(row.party_id, []).append(
+    for ident in ra_store.identifiers_of(tx, stored):
+        idents.setdefault(ident.party_id, []).append(
             PartyIdentifier(
-                EntityId.parse(row.entity_id),
-                UserRole(row.user_role) if row.user_role else None,
-                row.service_provider,
+                EntityId.parse(ident.entity_id),
+                UserRole(ident.user_role) if ident.user_role else None,
+                ident.service_provider,
             )
         )
-    rdp_ids = [pid for pid, r in records.items() if r.party_type == PartyType.RDP.value]
-    nominations = ra_store.nominations_of(session, rdp_ids)
+    rdp_ids = [pid for pid, p in stored.items() if p.party_type == PartyType.RDP.value]
+    nominations = ra_store.nominations_of(tx, rdp_ids)
     return {
         pid: Party(
             party_id=pid,
-            name=rec.name,
-            party_type=PartyType(rec.party_type),
-            licences=frozenset(Licence(v) for v in rec.licences.split(",") if v),
+            name=p.name,
+            party_type=PartyType(p.party_type),
+            licences=frozenset(Licence(v) for v in p.licences),
             identifiers=tuple(idents.get(pid, ())),
             nominated_by=frozenset(nominations.get(pid, ())),
         )
-        for pid, rec in records.items()
+        for pid, p in stored.items()
     }
 
 
-def load_party(session: Session, party_id: str) -> Party:
+def load_party(tx: Transaction, party_id: str) -> Party:
     """One party, or InvalidInput naming the unknown id."""
-    found = load_parties(session, [party_id]).get(party_id)
+    found = load_parties(tx, [party_id]).get(party_id)
     if found is None:
         raise InvalidInput("party.unknown", f"No party '{party_id}' is registered with the RA.")
     return found
@@ -85,15 +82,15 @@ def load_party(session: Session, party_id: str) -> Party:
 
 def get_party(db: Database, party_id: str) -> Party:
     """One party, read in its own transaction."""
-    with db.read_session() as session:
-        return load_party(session, party_id)
+    with db.read_transaction() as tx:
+        return load_party(tx, party_id)
 
 
 def list_parties(db: Database) -> list[Party]:
     """Every registered party, by id."""
-    with db.read_session() as session:
-        ids = [r.party_id for r in ra_store.all_parties(session)]
-        loaded = load_parties(session, ids)
+    with db.read_transaction() as tx:
+        ids = [p.party_id for p in ra_store.all_parties(tx)]
+        loaded = load_parties(tx, ids)
         return [loaded[i] for i in ids]
 
 
@@ -103,37 +100,37 @@ def register_party(db: Database, party: Party, *, actor: str) -> Party:
 
 
 def _register_party(db: Database, party: Party, *, actor: str) -> Party:
-    with db.session() as session:
-        ra_store.lock_party_register(session)
-        if ra_store.get_party(session, party.party_id) is not None:
+    with db.transaction() as tx:
+        ra_store.lock_party_register(tx)
+        if ra_store.get_party(tx, party.party_id) is not None:
             raise InvalidInput("party.exists", f"A party '{party.party_id}' is already registered.")
         if party.party_type is PartyType.DCC and any(
-            r.party_type == PartyType.DCC.value for r in ra_store.all_parties(session)
+            p.party_type == PartyType.DCC.value for p in ra_store.all_parties(tx)
         ):
             raise PolicyRefusal(
                 "party.second_dcc", "The DCC is already registered; there is only one.", "L3.1"
             )
-        nominators = load_parties(session, party.nominated_by)
+        nominators = load_parties(tx, party.nominated_by)
         missing = sorted(set(party.nominated_by) - set(nominators))
         if missing:
             raise InvalidInput("party.unknown", f"No party '{missing[0]}' is registered with the RA.")
         check_party(party, nominators.values())
         ra_store.add_party(
-            session,
-            PartyRecord(
+            tx,
+            ra_store.StoredParty(
                 party_id=party.party_id,
                 name=party.name,
                 party_type=party.party_type.value,
-                licences=",".join(sorted(lic.value for lic in party.licences)),
+                licences=tuple(sorted(lic.value for lic in party.licences)),
                 created_at=_now(),
             ),
         )
         for ident in party.identifiers:
-            _add_identifier(session, party.party_id, ident)
+            _add_identifier(tx, party.party_id, ident)
         for nominator in sorted(party.nominated_by):
-            ra_store.add_nomination(session, party.party_id, nominator)
+            ra_store.add_nomination(tx, party.party_id, nominator)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ra.party.register",
             object_type="ra.party",
@@ -149,9 +146,9 @@ def add_identifier(db: Database, party_id: str, identifier: PartyIdentifier, *, 
 
 
 def _add_identifier_to(db: Database, party_id: str, identifier: PartyIdentifier, *, actor: str) -> Party:
-    with db.session() as session:
-        ra_store.lock_party_register(session)
-        party = load_party(session, party_id)
+    with db.transaction() as tx:
+        ra_store.lock_party_register(tx)
+        party = load_party(tx, party_id)
         updated = Party(
             party.party_id,
             party.name,
@@ -160,10 +157,10 @@ def _add_identifier_to(db: Database, party_id: str, identifier: PartyIdentifier,
             (*party.identifiers, identifier),
             party.nominated_by,
         )
-        check_party(updated, load_parties(session, party.nominated_by).values())
-        _add_identifier(session, party_id, identifier)
+        check_party(updated, load_parties(tx, party.nominated_by).values())
+        _add_identifier(tx, party_id, identifier)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ra.party.add_identifier",
             object_type="ra.party",
@@ -179,9 +176,9 @@ def nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) ->
 
 
 def _nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -> Party:
-    with db.session() as session:
-        ra_store.lock_party_register(session)
-        party = load_party(session, rdp_id)
+    with db.transaction() as tx:
+        ra_store.lock_party_register(tx)
+        party = load_party(tx, rdp_id)
         if network_party_id in party.nominated_by:
             raise InvalidInput(
                 "party.already_nominated", f"'{network_party_id}' already nominated '{rdp_id}'."
@@ -194,11 +191,11 @@ def _nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -
             party.identifiers,
             party.nominated_by | {network_party_id},
         )
-        nominators = load_parties(session, updated.nominated_by)
+        nominators = load_parties(tx, updated.nominated_by)
         check_party(updated, nominators.values())
-        ra_store.add_nomination(session, rdp_id, network_party_id)
+        ra_store.add_nomination(tx, rdp_id, network_party_id)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ra.party.nominate",
             object_type="ra.party",
@@ -208,8 +205,8 @@ def _nominate(db: Database, rdp_id: str, network_party_id: str, *, actor: str) -
         return updated
 
 
-def _add_identifier(session: Session, party_id: str, ident: PartyIdentifier) -> None:
-    holders = ra_store.holders_of(session, [ident.entity_id.compact]).get(ident.entity_id.compact, set())
+def _add_identifier(tx: Transaction, party_id: str, ident: PartyIdentifier) -> None:
+    holders = ra_store.holders_of(tx, [ident.entity_id.compact]).get(ident.entity_id.compact, set())
     others = sorted(holders - {party_id})
     if others:
         raise PolicyRefusal(
@@ -219,15 +216,15 @@ def _add_identifier(session: Session, party_id: str, ident: PartyIdentifier) -> 
         )
     role = ident.user_role.value if ident.user_role else ""
     if party_id in holders and any(
-        r.entity_id == ident.entity_id.compact and r.user_role == role
-        for r in ra_store.identifiers_of(session, [party_id])
+        held.entity_id == ident.entity_id.compact and held.user_role == role
+        for held in ra_store.identifiers_of(tx, [party_id])
     ):
         raise InvalidInput(
             "party.duplicate_identifier", f"'{party_id}' already holds {ident.entity_id} for that role."
         )
     ra_store.add_identifier(
-        session,
-        PartyIdentifierRecord(
+        tx,
+        ra_store.StoredIdentifier(
             party_id=party_id,
             entity_id=ident.entity_id.compact,
             user_role=role,

@@ -78,12 +78,12 @@ def request_revocation(
     ``revocation.device_certificate`` (with their clauses), ``revocation.already_revoked``.
     """
     check_reason(reason)
-    with db.session() as session:
-        party = load_party(session, party_id)
-        certificate = locate(session, serial_hex, issuer_name=issuer_name)
+    with db.transaction() as tx:
+        party = load_party(tx, party_id)
+        certificate = locate(tx, serial_hex, issuer_name=issuer_name)
         clause = revocation_clause(party, CertificateKind(certificate.kind), certificate.subscriber)
         return revoke_certificate(
-            session,
+            tx,
             certificate,
             reason,
             actor=actor,
@@ -103,9 +103,9 @@ def revoke_as_dcc(
 ) -> Revocation:
     """The DCC's operator revokes a certificate (no party record needed); the Device rule still applies."""
     check_reason(reason)
-    with db.session() as session:
-        certificate = locate(session, serial_hex, issuer_name=issuer_name)
+    with db.transaction() as tx:
+        certificate = locate(tx, serial_hex, issuer_name=issuer_name)
         clause = revocation_clause(None, CertificateKind(certificate.kind), certificate.subscriber)
         return revoke_certificate(
-            session, certificate, reason, actor=actor, clause=clause, note=note or "requested by the DCC"
+            tx, certificate, reason, actor=actor, clause=clause, note=note or "requested by the DCC"
         )

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from sqlalchemy.orm import Session
 
 from smki import audit
-from smki.ca.revocation import revoke_certificate
+from smki.ca.revocation import locate, revoke_certificate
 from smki.model import CertificateKind, Hierarchy, InvalidInput
 from smki.policy.subscribers import (
     POLICY_TITLES,
@@ -26,8 +25,7 @@ from smki.policy.subscribers import (
     revocation_on_ceasing,
 )
 from smki.ra.parties import load_party
-from smki.storage import Database, ra_store
-from smki.storage.ra_tables import SubscriberRecord
+from smki.storage import Database, Transaction, ra_store
 
 _REVOKED_KINDS = {
     Hierarchy.ORGANISATION: [CertificateKind.ORGANISATION.value],
@@ -61,12 +59,12 @@ def _now() -> datetime:
 
 def record_entry_tests(db: Database, party_id: str, policy: Hierarchy, *, actor: str) -> bool:
     """Record that a person completed the SMKI and Repository Entry Process Tests for a policy (L3.2)."""
-    with db.session() as session:
-        load_party(session, party_id)
-        added = ra_store.record_entry_test(session, party_id, policy.value, _now())
+    with db.transaction() as tx:
+        load_party(tx, party_id)
+        added = ra_store.record_entry_test(tx, party_id, policy.value, _now())
         if added:
             audit.record(
-                session,
+                tx,
                 actor=actor,
                 action="ra.subscriber.entry_tests",
                 object_type="ra.party",
@@ -78,20 +76,20 @@ def record_entry_tests(db: Database, party_id: str, policy: Hierarchy, *, actor:
 
 def standing(db: Database, party_id: str, policy: Hierarchy) -> SubscriberStatus | None:
     """The person's status under the policy (None when it never applied)."""
-    with db.read_session() as session:
-        row = ra_store.subscriber(session, party_id, policy.value)
-        return SubscriberStatus(row.status) if row else None
+    with db.read_transaction() as tx:
+        stored = ra_store.subscriber(tx, party_id, policy.value)
+    return SubscriberStatus(stored.status) if stored else None
 
 
 def standings(db: Database, party_id: str) -> list[SubscriberStanding]:
     """Every policy the person has applied under, with its status."""
-    with db.read_session() as session:
-        load_party(session, party_id)
+    with db.read_transaction() as tx:
+        load_party(tx, party_id)
         return [
             SubscriberStanding(
-                r.party_id, Hierarchy(r.policy), SubscriberStatus(r.status), r.last_clause, r.change_notified
+                s.party_id, Hierarchy(s.policy), SubscriberStatus(s.status), s.last_clause, s.change_notified
             )
-            for r in ra_store.subscribers_of(session, party_id)
+            for s in ra_store.subscribers_of(tx, party_id)
         ]
 
 
@@ -105,30 +103,34 @@ def move(
     note: str | None = None,
 ) -> SubscriberStanding:
     """Apply one lifecycle event (apply, the DCC's decision, a referral, the Panel's determination ...)."""
-    with db.session() as session:
-        party = load_party(session, party_id)
-        row = ra_store.subscriber(session, party_id, policy.value, for_update=True)
-        before = SubscriberStatus(row.status) if row else None
+    with db.transaction() as tx:
+        party = load_party(tx, party_id)
+        stored = ra_store.subscriber(tx, party_id, policy.value, for_update=True)
+        before = SubscriberStatus(stored.status) if stored else None
         if event is SubscriberEvent.APPLY:
-            tests = ra_store.entry_test_completed(session, party_id, policy.value)
+            tests = ra_store.entry_test_completed(tx, party_id, policy.value)
             check_may_apply(party, policy, entry_tests_completed=tests)
         transition = next_status(before, event)
-        if row is None:
-            row = SubscriberRecord(party_id=party_id, policy=policy.value, change_notified=False)
-        row.status = transition.after.value
-        row.last_clause = transition.clause
-        row.note = note
-        row.updated_at = _now()
+        change_notified = stored.change_notified if stored else False
         if event is SubscriberEvent.NOTIFY_CHANGE:
-            row.change_notified = True
+            change_notified = True
         elif event in (
             SubscriberEvent.DCC_FINDS_CRITERIA_STILL_MET,
             SubscriberEvent.DCC_FINDS_CRITERIA_NO_LONGER_MET,
         ):
-            row.change_notified = False
-        ra_store.save_subscriber(session, row)
+            change_notified = False
+        ra_store.set_subscriber_status(
+            tx,
+            party_id,
+            policy.value,
+            status=transition.after.value,
+            clause=transition.clause,
+            note=note,
+            change_notified=change_notified,
+            at=_now(),
+        )
         audit.record(
-            session,
+            tx,
             actor=actor,
             action=f"ra.subscriber.{event.value}",
             object_type="ra.subscriber",
@@ -142,13 +144,13 @@ def move(
         )
         revoked: tuple[str, ...] = ()
         if transition.after is SubscriberStatus.CEASED:
-            revoked = _revoke_on_ceasing(session, party_id, policy, actor=actor)
+            revoked = _revoke_on_ceasing(tx, party_id, policy, actor=actor)
         return SubscriberStanding(
-            party_id, policy, transition.after, transition.clause, row.change_notified, revoked
+            party_id, policy, transition.after, transition.clause, change_notified, revoked
         )
 
 
-def _revoke_on_ceasing(session: Session, party_id: str, policy: Hierarchy, *, actor: str) -> tuple[str, ...]:
+def _revoke_on_ceasing(tx: Transaction, party_id: str, policy: Hierarchy, *, actor: str) -> tuple[str, ...]:
     """L3.14(b)/(c): revoke the certificates of that policy for which the person is the Subscriber.
 
     Through the CA's one revocation path (status R, revocation row, audit, change order), reason
@@ -159,10 +161,10 @@ def _revoke_on_ceasing(session: Session, party_id: str, policy: Hierarchy, *, ac
         return ()
     at = _now()
     serials: list[str] = []
-    for cert in ra_store.certificates_of_subscriber(session, party_id, _REVOKED_KINDS[policy]):
+    for cert in ra_store.certificates_of_subscriber(tx, party_id, _REVOKED_KINDS[policy]):
         revoke_certificate(
-            session,
-            cert,
+            tx,
+            locate(tx, cert.serial_hex, issuer_name=cert.issuer_name),
             x509.ReasonFlags.privilege_withdrawn,
             actor=actor,
             clause=clause,

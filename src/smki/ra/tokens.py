@@ -16,7 +16,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from smki import audit
@@ -26,8 +26,7 @@ from smki.policy.subscribers import POLICY_TITLES, SubscriberStatus, require_aut
 from smki.profiles.environment import PkiEnvironment
 from smki.ra.parties import load_party
 from smki.storage import Database, ra_store, token_store
-from smki.storage.ca_store import utc
-from smki.storage.token_tables import ApiTokenRecord
+from smki.storage.token_store import StoredToken
 
 TOKEN_PREFIX = "smki_"
 TOKEN_BYTES = 32
@@ -97,17 +96,17 @@ def token_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _from_record(row: ApiTokenRecord) -> ApiToken:
+def _from_stored(stored: StoredToken) -> ApiToken:
     return ApiToken(
-        token_id=row.id,
-        hint=row.hint,
-        party_id=row.party_id,
-        policies=frozenset(Hierarchy(v) for v in row.policies.split(",") if v),
-        name=row.name,
-        created_by=row.created_by,
-        created_at=utc(row.created_at),
-        expires_at=utc(row.expires_at) if row.expires_at else None,
-        revoked_at=utc(row.revoked_at) if row.revoked_at else None,
+        token_id=stored.id,
+        hint=stored.hint,
+        party_id=stored.party_id,
+        policies=frozenset(Hierarchy(v) for v in stored.policies),
+        name=stored.name,
+        created_by=stored.created_by,
+        created_at=stored.created_at,
+        expires_at=stored.expires_at,
+        revoked_at=stored.revoked_at,
     )
 
 
@@ -130,11 +129,10 @@ def create_token(
     if name is not None and len(name) > 200:
         raise InvalidInput("token.bad_name", "A token's name is at most 200 characters.")
     now = clock()
-    with db.session() as session:
-        party = load_party(session, party_id)
+    with db.transaction() as tx:
+        party = load_party(tx, party_id)
         statuses = {
-            Hierarchy(r.policy): SubscriberStatus(r.status)
-            for r in ra_store.subscribers_of(session, party_id)
+            Hierarchy(s.policy): SubscriberStatus(s.status) for s in ra_store.subscribers_of(tx, party_id)
         }
         wanted = list(dict.fromkeys(policies))
         if not wanted:
@@ -145,23 +143,21 @@ def create_token(
             require_authorised(statuses.get(policy), policy, party.party_id)
         text = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         expires_at = now + timedelta(days=expires_days) if expires_days else None
-        row = token_store.add_token(
-            session,
-            ApiTokenRecord(
+        token = _from_stored(
+            token_store.add_token(
+                tx,
                 token_sha256=token_sha256(text),
                 hint=text[: len(TOKEN_PREFIX) + 4],
                 party_id=party.party_id,
-                policies=",".join(sorted(p.value for p in wanted)),
+                policies=sorted(p.value for p in wanted),
                 name=name,
                 created_by=actor,
                 created_at=now,
                 expires_at=expires_at,
-                revoked_at=None,
-            ),
+            )
         )
-        token = _from_record(row)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="api.token.create",
             object_type="api.token",
@@ -179,29 +175,29 @@ def create_token(
 
 def list_tokens(db: Database, *, party_id: str | None = None) -> list[ApiToken]:
     """Every token (of one party, when given), oldest first."""
-    with db.read_session() as session:
-        return [_from_record(r) for r in token_store.tokens(session, party_id=party_id)]
+    with db.read_transaction() as tx:
+        return [_from_stored(t) for t in token_store.tokens(tx, party_id=party_id)]
 
 
 def revoke_token(db: Database, token_id: int, *, actor: str, clock: Clock = _utc_now) -> ApiToken:
     """Revoke a token: it stops working at once. Revoking it again is refused."""
-    with db.session() as session:
-        row = token_store.token_by_id(session, token_id, for_update=True)
-        if row is None:
+    with db.transaction() as tx:
+        found = token_store.token_by_id(tx, token_id, for_update=True)
+        if found is None:
             raise SmkiError("token.not_found", f"There is no token with id {token_id}.")
-        if row.revoked_at is not None:
+        if found.revoked_at is not None:
             raise InvalidInput("token.already_revoked", f"Token {token_id} is already revoked.")
-        row.revoked_at = clock()
-        session.flush()
+        at = clock()
+        token_store.revoke_token(tx, token_id, at=at)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="api.token.revoke",
             object_type="api.token",
             object_id=str(token_id),
-            details={"party_id": row.party_id, "hint": row.hint},
+            details={"party_id": found.party_id, "hint": found.hint},
         )
-        return _from_record(row)
+        return replace(_from_stored(found), revoked_at=at)
 
 
 def authenticate(db: Database, presented: str | None, *, clock: Clock = _utc_now) -> ApiToken:
@@ -212,9 +208,9 @@ def authenticate(db: Database, presented: str | None, *, clock: Clock = _utc_now
         )
     if not _TOKEN_SHAPE.fullmatch(presented):
         raise NotAuthenticated("auth.invalid", "The API token is not valid.")
-    with db.read_session() as session:
-        row = token_store.token_by_sha256(session, token_sha256(presented))
-        token = _from_record(row) if row is not None else None
+    with db.read_transaction() as tx:
+        stored = token_store.token_by_sha256(tx, token_sha256(presented))
+    token = _from_stored(stored) if stored is not None else None
     if token is None:
         raise NotAuthenticated("auth.invalid", "The API token is not valid.")
     state = token.state(clock())

@@ -129,7 +129,8 @@ class Database:
 
     def has_table(self, name: str) -> bool:
         """True when the table exists (used to tell a fresh database from an initialised one)."""
-        return inspect(self.engine).has_table(name)
+        with _mapping_errors():
+            return inspect(self.engine).has_table(name)
 
     def check_reachable(self) -> None:
         """Raise one clear SmkiError when the database cannot be reached."""

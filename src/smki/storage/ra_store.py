@@ -1,15 +1,21 @@
 """Database access for the Registration Authority: parties, identifiers, subscribers, revocation reads.
 
-Every function runs in the caller's session (the caller's transaction); none commits.
+Every function runs in the caller's transaction; none commits. Reads return values (the frozen dataclasses
+below, or plain str/int/sets), never ORM rows; changes are commands (``add_party``,
+``set_subscriber_status`` ...). Reads select columns, not entities, so no row a later command changes sits
+in the session's identity map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, insert, select, text, update
 
+from smki.storage.ca_store import utc
 from smki.storage.ca_tables import CertificateRecord
 from smki.storage.ra_tables import (
     EntryTestRecord,
@@ -24,57 +30,152 @@ from smki.storage.transaction import Transaction, session_of
 REVOKED = "R"
 
 
+@dataclass(frozen=True, slots=True)
+class StoredParty:
+    """A person known to the RA, as stored: its type and licences as their policy values."""
+
+    party_id: str
+    name: str
+    party_type: str
+    licences: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIdentifier:
+    """An EUI-64 (compact upper-case hex) a person holds, for one User Role ("" for DCC/SECCo ids)."""
+
+    party_id: str
+    entity_id: str
+    user_role: str
+    service_provider: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSubscriber:
+    """A person's standing under one Certificate Policy, as stored."""
+
+    party_id: str
+    policy: str
+    status: str
+    last_clause: str
+    note: str | None
+    change_notified: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberCertificate:
+    """A certificate of a subscriber that is not yet revoked: enough to find it again and revoke it."""
+
+    certificate_id: int
+    serial_hex: str
+    issuer_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRevocation:
+    """Why, when and by whom a certificate was revoked."""
+
+    certificate_id: int
+    reason: str
+    reason_code: str | None
+    clause: str
+    actor: str | None
+    revoked_at: datetime
+
+
 # --- parties -------------------------------------------------------------------------------------------
 
+_PARTY_COLUMNS = (
+    PartyRecord.party_id,
+    PartyRecord.name,
+    PartyRecord.party_type,
+    PartyRecord.licences,
+    PartyRecord.created_at,
+)
 
-def add_party(tx: Transaction, record: PartyRecord) -> None:
-    """Insert a party row."""
+
+def _party(row: Any) -> StoredParty:
+    return StoredParty(
+        party_id=row[0],
+        name=row[1],
+        party_type=row[2],
+        licences=tuple(v for v in str(row[3]).split(",") if v),
+        created_at=utc(row[4]),
+    )
+
+
+def add_party(tx: Transaction, party: StoredParty) -> None:
+    """Insert a party (a UNIQUE refusal leaves the transaction as ``storage.conflict``)."""
     session = session_of(tx)
-    session.add(record)
-    session.flush()
+    session.execute(
+        insert(PartyRecord).values(
+            party_id=party.party_id,
+            name=party.name,
+            party_type=party.party_type,
+            licences=",".join(party.licences),
+            created_at=party.created_at,
+        )
+    )
 
 
-def get_party(tx: Transaction, party_id: str) -> PartyRecord | None:
+def get_party(tx: Transaction, party_id: str) -> StoredParty | None:
     """The party with this id, or None."""
     session = session_of(tx)
-    return session.get(PartyRecord, party_id)
+    row = session.execute(select(*_PARTY_COLUMNS).where(PartyRecord.party_id == party_id)).one_or_none()
+    return _party(row) if row is not None else None
 
 
-def get_parties(tx: Transaction, party_ids: Iterable[str]) -> dict[str, PartyRecord]:
+def get_parties(tx: Transaction, party_ids: Iterable[str]) -> dict[str, StoredParty]:
     """The parties with these ids (missing ids are left out)."""
     session = session_of(tx)
     ids = sorted(set(party_ids))
     if not ids:
         return {}
-    rows = session.execute(select(PartyRecord).where(PartyRecord.party_id.in_(ids))).scalars()
-    return {r.party_id: r for r in rows}
+    rows = session.execute(select(*_PARTY_COLUMNS).where(PartyRecord.party_id.in_(ids)))
+    return {p.party_id: p for p in map(_party, rows)}
 
 
-def all_parties(tx: Transaction) -> list[PartyRecord]:
+def all_parties(tx: Transaction) -> list[StoredParty]:
     """Every party, by id."""
     session = session_of(tx)
-    return list(session.execute(select(PartyRecord).order_by(PartyRecord.party_id)).scalars())
+    return [_party(r) for r in session.execute(select(*_PARTY_COLUMNS).order_by(PartyRecord.party_id))]
 
 
-def add_identifier(tx: Transaction, record: PartyIdentifierRecord) -> None:
-    """Insert an identifier row."""
+def add_identifier(tx: Transaction, identifier: StoredIdentifier) -> None:
+    """Insert an identifier (a UNIQUE refusal leaves the transaction as ``storage.conflict``)."""
     session = session_of(tx)
-    session.add(record)
-    session.flush()
+    session.execute(
+        insert(PartyIdentifierRecord).values(
+            party_id=identifier.party_id,
+            entity_id=identifier.entity_id,
+            user_role=identifier.user_role,
+            service_provider=identifier.service_provider,
+        )
+    )
 
 
-def identifiers_of(tx: Transaction, party_ids: Iterable[str]) -> list[PartyIdentifierRecord]:
+def identifiers_of(tx: Transaction, party_ids: Iterable[str]) -> list[StoredIdentifier]:
     """The identifiers the given parties hold, in insertion order."""
     session = session_of(tx)
     ids = sorted(set(party_ids))
     if not ids:
         return []
     stmt = (
-        select(PartyIdentifierRecord)
+        select(
+            PartyIdentifierRecord.party_id,
+            PartyIdentifierRecord.entity_id,
+            PartyIdentifierRecord.user_role,
+            PartyIdentifierRecord.service_provider,
+        )
         .where(PartyIdentifierRecord.party_id.in_(ids))
         .order_by(PartyIdentifierRecord.id)
     )
-    return list(session.execute(stmt).scalars())
+    return [
+        StoredIdentifier(party_id=p, entity_id=e, user_role=r or "", service_provider=s)
+        for p, e, r, s in session.execute(stmt)
+    ]
 
 
 def holders_of(tx: Transaction, entity_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -95,8 +196,7 @@ def holders_of(tx: Transaction, entity_ids: Iterable[str]) -> dict[str, set[str]
 def add_nomination(tx: Transaction, rdp_id: str, network_party_id: str) -> None:
     """Record that a Network Party nominated an RDP."""
     session = session_of(tx)
-    session.add(RdpNominationRecord(rdp_id=rdp_id, network_party_id=network_party_id))
-    session.flush()
+    session.execute(insert(RdpNominationRecord).values(rdp_id=rdp_id, network_party_id=network_party_id))
 
 
 def nominations_of(tx: Transaction, rdp_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -120,13 +220,11 @@ def nominations_of(tx: Transaction, rdp_ids: Iterable[str]) -> dict[str, set[str
 def record_entry_test(tx: Transaction, party_id: str, policy: str, completed_on: datetime) -> bool:
     """Record a completed Entry Process Test; False when it was already recorded."""
     session = session_of(tx)
-    found = session.execute(
-        select(EntryTestRecord).where(EntryTestRecord.party_id == party_id, EntryTestRecord.policy == policy)
-    ).scalar_one_or_none()
-    if found is not None:
+    if entry_test_completed(tx, party_id, policy):
         return False
-    session.add(EntryTestRecord(party_id=party_id, policy=policy, completed_on=completed_on))
-    session.flush()
+    session.execute(
+        insert(EntryTestRecord).values(party_id=party_id, policy=policy, completed_on=completed_on)
+    )
     return True
 
 
@@ -137,17 +235,41 @@ def entry_test_completed(tx: Transaction, party_id: str, policy: str) -> bool:
     return bool(session.execute(stmt).scalar())
 
 
+_SUBSCRIBER_COLUMNS = (
+    SubscriberRecord.party_id,
+    SubscriberRecord.policy,
+    SubscriberRecord.status,
+    SubscriberRecord.last_clause,
+    SubscriberRecord.note,
+    SubscriberRecord.change_notified,
+    SubscriberRecord.updated_at,
+)
+
+
+def _subscriber(row: Any) -> StoredSubscriber:
+    return StoredSubscriber(
+        party_id=row[0],
+        policy=row[1],
+        status=row[2],
+        last_clause=row[3],
+        note=row[4],
+        change_notified=bool(row[5]),
+        updated_at=utc(row[6]),
+    )
+
+
 def subscriber(
     tx: Transaction, party_id: str, policy: str, *, for_update: bool = False
-) -> SubscriberRecord | None:
-    """A person's subscriber row under one policy (locked on PostgreSQL when ``for_update``)."""
+) -> StoredSubscriber | None:
+    """A person's standing under one policy (its row locked on PostgreSQL when ``for_update``)."""
     session = session_of(tx)
-    stmt = select(SubscriberRecord).where(
+    stmt = select(*_SUBSCRIBER_COLUMNS).where(
         SubscriberRecord.party_id == party_id, SubscriberRecord.policy == policy
     )
     if for_update:
         stmt = stmt.with_for_update()
-    return session.execute(stmt).scalar_one_or_none()
+    row = session.execute(stmt).one_or_none()
+    return _subscriber(row) if row is not None else None
 
 
 def subscriber_statuses(tx: Transaction, party_ids: Iterable[str], policy: str) -> dict[str, str]:
@@ -162,22 +284,51 @@ def subscriber_statuses(tx: Transaction, party_ids: Iterable[str], policy: str) 
     return {p: s for p, s in session.execute(stmt)}
 
 
-def subscribers_of(tx: Transaction, party_id: str) -> list[SubscriberRecord]:
-    """Every subscriber row of a person."""
+def subscribers_of(tx: Transaction, party_id: str) -> list[StoredSubscriber]:
+    """Every standing of a person, by policy."""
     session = session_of(tx)
     stmt = (
-        select(SubscriberRecord)
+        select(*_SUBSCRIBER_COLUMNS)
         .where(SubscriberRecord.party_id == party_id)
         .order_by(SubscriberRecord.policy)
     )
-    return list(session.execute(stmt).scalars())
+    return [_subscriber(r) for r in session.execute(stmt)]
 
 
-def save_subscriber(tx: Transaction, record: SubscriberRecord) -> None:
-    """Insert or update a subscriber row."""
+def set_subscriber_status(
+    tx: Transaction,
+    party_id: str,
+    policy: str,
+    *,
+    status: str,
+    clause: str,
+    note: str | None,
+    change_notified: bool,
+    at: datetime,
+) -> StoredSubscriber:
+    """Store a person's standing under one policy (its first, or a new one) and return it."""
     session = session_of(tx)
-    session.add(record)
-    session.flush()
+    values = {
+        "status": status,
+        "last_clause": clause,
+        "note": note,
+        "change_notified": change_notified,
+        "updated_at": at,
+    }
+    this = (SubscriberRecord.party_id == party_id, SubscriberRecord.policy == policy)
+    if session.execute(select(exists().where(*this))).scalar():
+        session.execute(update(SubscriberRecord).where(*this).values(**values))
+    else:
+        session.execute(insert(SubscriberRecord).values(party_id=party_id, policy=policy, **values))
+    return StoredSubscriber(
+        party_id=party_id,
+        policy=policy,
+        status=status,
+        last_clause=clause,
+        note=note,
+        change_notified=change_notified,
+        updated_at=utc(at),
+    )
 
 
 # --- certificates, as the RA needs them ------------------------------------------------------------------
@@ -281,11 +432,12 @@ def lock_party_register(tx: Transaction) -> None:
 
 def certificates_of_subscriber(
     tx: Transaction, subscriber_id: str, kinds: Sequence[str]
-) -> list[CertificateRecord]:
-    """The certificates of the given kinds issued to a subscriber and not yet revoked, oldest first."""
+) -> list[SubscriberCertificate]:
+    """The certificates of the given kinds issued to a subscriber and not yet revoked, oldest first (their
+    rows locked until the transaction ends, on PostgreSQL)."""
     session = session_of(tx)
     stmt = (
-        select(CertificateRecord)
+        select(CertificateRecord.id, CertificateRecord.serial_hex, CertificateRecord.issuer_name)
         .where(
             CertificateRecord.subscriber == subscriber_id,
             CertificateRecord.kind.in_(list(kinds)),
@@ -294,11 +446,31 @@ def certificates_of_subscriber(
         .order_by(CertificateRecord.id)
         .with_for_update()
     )
-    return list(session.execute(stmt).scalars())
+    return [
+        SubscriberCertificate(certificate_id=int(i), serial_hex=s, issuer_name=n)
+        for i, s, n in session.execute(stmt)
+    ]
 
 
-def revocation_of(tx: Transaction, certificate_id: int) -> RevocationRecord | None:
-    """The revocation record of a certificate, if any (written by ``smki.ca.revocation``)."""
+def revocation_of(tx: Transaction, certificate_id: int) -> StoredRevocation | None:
+    """The revocation of a certificate, if any (written by ``smki.ca.revocation``)."""
     session = session_of(tx)
-    stmt = select(RevocationRecord).where(RevocationRecord.certificate_id == certificate_id)
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = select(
+        RevocationRecord.certificate_id,
+        RevocationRecord.reason,
+        RevocationRecord.reason_code,
+        RevocationRecord.clause,
+        RevocationRecord.actor,
+        RevocationRecord.revoked_at,
+    ).where(RevocationRecord.certificate_id == certificate_id)
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    return StoredRevocation(
+        certificate_id=int(row[0]),
+        reason=row[1],
+        reason_code=row[2],
+        clause=row[3],
+        actor=row[4],
+        revoked_at=utc(row[5]),
+    )
