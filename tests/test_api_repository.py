@@ -18,9 +18,10 @@ from smki.model import EntityId, Hierarchy, KeyUsage, RemotePartyRole
 from smki.policy import Licence, Party, PartyIdentifier, PartyType, SubscriberEvent, UserRole
 from smki.policy.eligibility import DeviceType
 from smki.profiles.environment import PkiEnvironment
-from smki.ra import RegistrationAuthority, csr_builder, parties, subscribers
+from smki.ra import RegistrationAuthority, parties, subscribers
 from smki.ra.revocation import request_revocation
 from smki.storage import Database
+from smki.subscriber_tools import csr_builder
 
 PASSPHRASE = "api-repository-test-passphrase"
 ENV = PkiEnvironment()

@@ -24,9 +24,12 @@ from smki.profiles.crl import (
     build_arl,
     build_crl,
     check_crl,
+    check_signed_crl,
+    check_tbs_certlist,
     sign_arl,
     sign_crl,
 )
+from smki.profiles.der import tlv
 
 OPENSSL = shutil.which("openssl")
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
@@ -313,6 +316,55 @@ def test_check_crl_finds_wrong_issuer_key_and_aki(path: str, root: Ca, issuing: 
     )
     assert utf8_name.issuer.rfc4514_string() == issuing.cert.subject.rfc4514_string()
     assert [f.split(":")[0] for f in check_crl(utf8_name, issuing.cert)] == ["crl.issuer"]
+
+
+class _Capture:
+    """A signer that keeps the TBSCertList it is handed (what the CA's checking signer sees)."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
+        self.key = key
+        self.tbs: list[bytes] = []
+
+    def sign(self, data: bytes, algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        self.tbs.append(bytes(data))
+        return self.key.sign(data, algorithm)
+
+
+def _signed(ca: Ca, signer: object, **change: object) -> bytes:
+    assert ca.info is not None
+    envelope: dict[str, object] = {
+        "issuer_name": ca.info.name,
+        "issuer_key_identifier": ca.info.key_identifier,
+        "crl_number": 7,
+        "this_update": NOW,
+        "next_update": NOW + timedelta(days=1),
+        "entries": ENTRIES,
+    }
+    return sign_crl(**{**envelope, **change}, signer=signer)  # type: ignore[arg-type]
+
+
+def test_the_tbs_about_to_be_signed_is_linted_and_the_signed_list_must_hold_it(root: Ca, issuing: Ca) -> None:
+    capture = _Capture(issuing.key)
+    der = _signed(issuing, capture)
+    (tbs,) = capture.tbs
+    assert check_tbs_certlist(tbs, issuing.cert) == []
+    assert check_signed_crl(der, tbs, issuing.cert) == []
+    assert x509.load_der_x509_crl(der).tbs_certlist_bytes == tbs
+
+    # Linting the TBS finds what check_crl finds on the signed list, bar the signature.
+    assert {f.split(":")[0] for f in check_tbs_certlist(tbs, root.cert)} == {"crl.issuer", "crl.aki"}
+    # The TBSCertList's own signature field must name ecdsa-with-SHA256 (RFC 5280 5.1.2.2).
+    sha384 = tlv(0x30, tlv(0x06, bytes.fromhex("2a8648ce3d040303")))
+    wrong_field = tbs.replace(bytes.fromhex("300a06082a8648ce3d040302"), sha384, 1)
+    assert [f.split(":")[0] for f in check_tbs_certlist(wrong_field, issuing.cert)] == [
+        "crl.signature_algorithm"
+    ]
+
+    other = _signed(issuing, issuing.key, crl_number=8)  # a different TBS, properly signed
+    assert [f.split(":")[0] for f in check_signed_crl(other, tbs, issuing.cert)] == ["crl.not_linted"]
+    forged = _signed(issuing, _Capture(root.key))  # the linted TBS, signed by another key
+    assert [f.split(":")[0] for f in check_signed_crl(forged, tbs, issuing.cert)] == ["crl.signature"]
+    assert [f.split(":")[0] for f in check_signed_crl(der[:-1], tbs, issuing.cert)] == ["crl.structure"]
 
 
 def test_check_crl_finds_missing_number_long_aki_and_no_crl_sign(root: Ca) -> None:

@@ -27,6 +27,7 @@ from smki.model import (
     Hierarchy,
     InvalidInput,
     KeyUsage,
+    PolicyRefusal,
     RemotePartyRole,
     SmkiError,
 )
@@ -60,10 +61,10 @@ def cas(database: Database, keys: SoftBackend) -> CertificateAuthorities:
 def issue_org(cas: CertificateAuthorities) -> IssuedCertificate:
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     request = IssueRequest(
-        CertificateKind.ORGANISATION,
-        key,
-        KeyUsage.DIGITAL_SIGNATURE,
-        SUPPLIER,
+        kind=CertificateKind.ORGANISATION,
+        public_key=key,
+        key_usage=KeyUsage.DIGITAL_SIGNATURE,
+        entity_id=SUPPLIER,
         role=RemotePartyRole.SUPPLIER,
         subscriber="acme",
     )
@@ -167,6 +168,95 @@ def test_crl_number_increases_on_each_publish_and_only_the_latest_is_served(
     assert unknown.value.code == "crl.unknown_ca"
     with pytest.raises(InvalidInput):
         crls.publish_crl(database, keys, "Z1", interval=timedelta(0))
+
+
+class CountingSigner:
+    """The CA key, counting what it signs; with ``forge`` set it returns a signature of another key."""
+
+    def __init__(self, signer: ec.EllipticCurvePrivateKey, *, forge: bool = False) -> None:
+        self.signer = signer
+        self.forge = forge
+        self.signed = 0
+
+    def sign(self, data: bytes, algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        self.signed += 1
+        if self.forge:
+            return ec.generate_private_key(ec.SECP256R1()).sign(data, algorithm)
+        return self.signer.sign(data, algorithm)
+
+
+def counting_signer(
+    monkeypatch: pytest.MonkeyPatch, keys: SoftBackend, *, forge: bool = False
+) -> list[CountingSigner]:
+    made: list[CountingSigner] = []
+    real = keys.signer
+
+    def signer(label: str) -> CountingSigner:
+        made.append(CountingSigner(real(label), forge=forge))
+        return made[-1]
+
+    monkeypatch.setattr(keys, "signer", signer)
+    return made
+
+
+def wrong_issuer_name(issuer: crls._Issuer) -> tuple[x509.Name, bytes]:
+    ski = issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return issuer.certificate.issuer, ski  # the Root's name on the Issuing CA's list
+
+
+def wrong_key_identifier(issuer: crls._Issuer) -> tuple[x509.Name, bytes]:
+    return issuer.certificate.subject, bytes(8)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "finding"), [(wrong_issuer_name, "crl.issuer"), (wrong_key_identifier, "crl.aki")]
+)
+def test_a_crl_that_breaks_its_profile_is_refused_before_the_ca_key_signs_and_takes_no_number(
+    database: Database,
+    cas: CertificateAuthorities,
+    keys: SoftBackend,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: object,
+    finding: str,
+) -> None:
+    gone = issue_org(cas)
+    ca_revocation.revoke(database, gone.serial_hex, x509.ReasonFlags.key_compromise, actor="op")
+    signers = counting_signer(monkeypatch, keys)
+    with monkeypatch.context() as broken:
+        broken.setattr(crls, "_envelope", breakage)
+        with pytest.raises(PolicyRefusal) as refused:
+            crls.publish_crl(database, keys, "Z1", home=home, actor="op")
+    assert refused.value.code == "crl.lint_failed"
+    assert f"({finding}: " in refused.value.message and "CRL of Z1 was not signed" in refused.value.message
+    assert len(refused.value.message.splitlines()) == 1
+    assert [s.signed for s in signers] == [0]  # the CA key signed nothing
+    with pytest.raises(SmkiError) as none:
+        crls.latest_crl(database, "Z1")
+    assert none.value.code == "crl.not_found"
+    assert not (home / "crl").exists()
+    assert audit.log.entries_for(database, "crl", "Z1/1") == []
+    assert crls.due(database) == crls.issuer_names(database)  # nothing was published
+
+    published = crls.publish_crl(database, keys, "Z1", home=home, actor="op")
+    assert published.number == 1 and published.entries == 1  # the refused attempt took no cRLNumber
+    assert [s.signed for s in signers] == [0, 1]
+
+
+def test_a_list_whose_signature_does_not_verify_is_refused_before_it_is_stored(
+    database: Database, cas: CertificateAuthorities, keys: SoftBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signers = counting_signer(monkeypatch, keys, forge=True)
+    with pytest.raises(PolicyRefusal) as refused:
+        crls.publish_crl(database, keys, "root-oca")
+    assert refused.value.code == "crl.lint_failed" and "(crl.signature: " in refused.value.message
+    assert "ARL of " in refused.value.message
+    assert [s.signed for s in signers] == [1]
+    with pytest.raises(SmkiError) as none:
+        crls.latest_crl(database, "root-oca")
+    assert none.value.code == "crl.not_found"
+    monkeypatch.undo()
+    assert crls.publish_crl(database, keys, "root-oca").number == 1
 
 
 def test_revoked_issuing_ca_goes_on_the_root_arl_and_openssl_then_rejects_a_leaf(

@@ -88,9 +88,9 @@ def test_init_makes_both_hierarchies_and_the_l3_23_commissioning_certificates(
     state = hierarchy_state(db)
     assert state.initialised and len(state.authorities) == 6 and len(state.commissioning) == 5
     assert state.certificates == 11 and state.backend == "soft"
-    with db.read_session() as s:
+    with db.read_transaction() as tx:
         for item in made["authorities"] + made["commissioning"]:
-            row = ca_store.certificate_by_serial(s, item["serial"])
+            row = ca_store.certificate_by_serial(tx, item["serial"])
             assert row is not None and row.subscriber == "DCC"
     assert audit.verify(db).ok
     assert json.loads((home / "environment.json").read_text()) == json.loads(env.to_json())
@@ -130,9 +130,9 @@ def test_second_init_is_refused_and_force_retires_keeping_everything(
     db = Database(url)
     state = hierarchy_state(db)
     assert {a.serial_hex for a in state.authorities} == {a["serial"] for a in second["authorities"]}
-    with db.read_session() as s:
-        assert ca_store.count_certificates(s) == 22  # the retired hierarchy's certificates are kept
-        retired = [r for r in ca_store.all_authorities(s) if not r.active]
+    with db.read_transaction() as tx:
+        assert ca_store.count_certificates(tx) == 22  # the retired hierarchy's certificates are kept
+        retired = [r for r in ca_store.all_authorities(tx) if not r.active]
         assert {r.certificate_serial for r in retired} == {a["serial"] for a in first["authorities"]}
     assert (home / "certs" / f"retired-{second['ceremony']}" / "root-oca.pem").is_file()
     keys = SoftBackend(home, {"SMKI_KEY_PASSPHRASE": PASSPHRASE})
@@ -214,20 +214,20 @@ def test_init_with_keys_in_softhsm_then_issue(
         subject_key = ec.generate_private_key(ec.SECP256R1()).public_key()
         org = cas.issue(
             IssueRequest(
-                CertificateKind.ORGANISATION,
-                subject_key,
-                KeyUsage.DIGITAL_SIGNATURE,
-                EntityId.parse("90-B3-D5-1F-30-01-00-00"),
+                kind=CertificateKind.ORGANISATION,
+                public_key=subject_key,
+                key_usage=KeyUsage.DIGITAL_SIGNATURE,
+                entity_id=EntityId.parse("90-B3-D5-1F-30-01-00-00"),
                 role=RemotePartyRole.SUPPLIER,
             ),
             actor="ra:test",
         )
         device = cas.issue(
             IssueRequest(
-                CertificateKind.DEVICE,
-                ec.generate_private_key(ec.SECP256R1()).public_key(),
-                KeyUsage.KEY_AGREEMENT,
-                EntityId.parse("00-DB-12-34-56-78-90-01"),
+                kind=CertificateKind.DEVICE,
+                public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
+                key_usage=KeyUsage.KEY_AGREEMENT,
+                entity_id=EntityId.parse("00-DB-12-34-56-78-90-01"),
             ),
             actor="ra:test",
         )

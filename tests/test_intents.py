@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
@@ -23,7 +22,6 @@ from smki.keys import SoftBackend
 from smki.model import CertificateKind, EntityId, InvalidInput, KeyUsage, RemotePartyRole, SmkiError
 from smki.profiles.environment import PkiEnvironment
 from smki.storage import Database, ca_store
-from smki.storage.ca_tables import CertificateRecord
 
 ENV = PkiEnvironment()
 
@@ -48,9 +46,9 @@ def _org() -> IssueRequest:
 
 
 def _reserve(db: Database, serials: list[str], at: datetime) -> None:
-    with db.session() as s:
+    with db.transaction() as tx:
         ca_store.reserve_serials(
-            s, [ca_store.Reservation(x, "Z1", "organisation") for x in serials], actor="crashed", at=at
+            tx, [ca_store.Reservation(x, "Z1", "organisation") for x in serials], actor="crashed", at=at
         )
 
 
@@ -64,8 +62,8 @@ def test_only_reservations_older_than_the_cut_off_are_abandoned_once_and_audited
     recent = ["6" + f"{i:031X}" for i in range(2)]
     _reserve(database, old, now - timedelta(hours=30))
     _reserve(database, recent, now - timedelta(minutes=5))
-    with database.session() as s:  # one finished intent, which must stay as it is
-        ca_store.finish_intents(s, [1], state=ca_store.SIGNED, at=now)
+    with database.transaction() as tx:  # one finished intent, which must stay as it is
+        ca_store.finish_intents(tx, [1], state=ca_store.SIGNED, at=now)
     before = audit.verify(database).entries
 
     done = abandon_stale(database, older_than=timedelta(hours=24), actor="operator:test", now=now)
@@ -103,14 +101,14 @@ def test_an_issuance_whose_serials_are_abandoned_before_it_stores_releases_nothi
         )
         return real_store(self, *args, **kwargs)
 
-    with database.read_session() as s:
-        stored_before = s.execute(sa.select(sa.func.count()).select_from(CertificateRecord)).scalar_one()
+    with database.read_transaction() as tx:
+        stored_before = ca_store.count_certificates(tx)
     monkeypatch.setattr(issuance_module.IssuanceCycle, "_store", abandoned_first)
     with pytest.raises(SmkiError) as refused:
         cas.issue(_org(), actor="ra:test")
     assert refused.value.code == "ca.intent_not_reserved"
-    with database.read_session() as s:
-        stored_after = s.execute(sa.select(sa.func.count()).select_from(CertificateRecord)).scalar_one()
+    with database.read_transaction() as tx:
+        stored_after = ca_store.count_certificates(tx)
     assert stored_after == stored_before  # nothing stored, so nothing released
     assert "reserved" not in set(_states(database).values())
     assert audit.verify(database).ok

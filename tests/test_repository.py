@@ -49,11 +49,13 @@ def _key() -> ec.EllipticCurvePublicKey:
 
 
 def org(eui: EntityId, role: RemotePartyRole, usage: KeyUsage = DS, **kw: object) -> IssueRequest:
-    return IssueRequest(CertificateKind.ORGANISATION, _key(), usage, eui, role=role, **kw)  # type: ignore[arg-type]
+    return IssueRequest(  # type: ignore[arg-type]
+        kind=CertificateKind.ORGANISATION, public_key=_key(), key_usage=usage, entity_id=eui, role=role, **kw
+    )
 
 
 def device(eui: EntityId, usage: KeyUsage = DS) -> IssueRequest:
-    return IssueRequest(CertificateKind.DEVICE, _key(), usage, eui)
+    return IssueRequest(kind=CertificateKind.DEVICE, public_key=_key(), key_usage=usage, entity_id=eui)
 
 
 def everything(db: Database) -> list[repository.CertificateView]:
@@ -125,7 +127,9 @@ def test_search_by_eui64_covers_organisation_subjects_and_device_serials_with_us
 def test_search_by_issuer_and_kind(database: Database, cas: CertificateAuthorities) -> None:
     o = cas.issue(org(SUPPLIER, RemotePartyRole.SUPPLIER), actor="t")
     d = cas.issue(device(METER), actor="t")
-    i = cas.issue(IssueRequest(CertificateKind.IKI, _key(), DS, SUPPLIER), actor="t")
+    i = cas.issue(
+        IssueRequest(kind=CertificateKind.IKI, public_key=_key(), key_usage=DS, entity_id=SUPPLIER), actor="t"
+    )
     by_issuer = {
         name: {v.serial_hex for v in repository.search(database, issuer_name=name).items}
         for name in ("Z1", "E357", "I1", "ZA")

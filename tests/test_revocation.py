@@ -31,7 +31,7 @@ from smki.policy.subscribers import SubscriberEvent
 from smki.profiles.environment import PkiEnvironment
 from smki.ra import parties, subscribers
 from smki.ra.revocation import request_revocation, revoke_as_dcc
-from smki.storage import Database, audit_store, ra_store
+from smki.storage import Database, Transaction, audit_store, ra_store
 
 ENV = PkiEnvironment()
 DCC_ID = EntityId.parse("90-B3-D5-1F-30-00-00-01")
@@ -80,7 +80,12 @@ def org_for(
 ) -> IssuedCertificate:
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     request = IssueRequest(
-        CertificateKind.ORGANISATION, key, usage, eui, role=RemotePartyRole.SUPPLIER, subscriber=party
+        kind=CertificateKind.ORGANISATION,
+        public_key=key,
+        key_usage=usage,
+        entity_id=eui,
+        role=RemotePartyRole.SUPPLIER,
+        subscriber=party,
     )
     return world.cas.issue(request, actor="ra:test")
 
@@ -107,22 +112,22 @@ def test_revocation_is_recorded_audited_and_ordered_as_a_change(world: World) ->
     assert view.revoked_at == done.revoked_at
     assert view.change_seq == done.change_seq and before.change_seq is not None
     assert done.change_seq > before.change_seq
-    with db.read_session() as s:
-        entries = audit_store.entries_for_object(s, "certificate", f"Z1/{cert.serial_hex}")
+    with db.read_transaction() as tx:
+        entries = audit_store.entries_for_object(tx, "certificate", f"Z1/{cert.serial_hex}")
         assert [e.action for e in entries] == ["certificate.revoke"]
         assert entries[0].seq == done.change_seq and entries[0].actor == "operator:alice"
         assert '"reason":"keyCompromise"' in entries[0].details and "laptop stolen" in entries[0].details
-        rows = repository_rows(s, cert.serial_hex)
+        rows = repository_rows(tx, cert.serial_hex)
         assert rows == ("R", "keyCompromise", "operator:alice")
     assert audit.verify(db).ok
 
 
-def repository_rows(session: object, serial: str) -> tuple[str, str | None, str | None]:
+def repository_rows(tx: Transaction, serial: str) -> tuple[str, str | None, str | None]:
     from smki.storage import ca_store
 
-    row = ca_store.certificate_by_serial(session, serial)  # type: ignore[arg-type]
+    row = ca_store.certificate_by_serial(tx, serial)
     assert row is not None
-    rev = ra_store.revocation_of(session, row.id)  # type: ignore[arg-type]
+    rev = ra_store.revocation_of(tx, row.id)
     assert rev is not None
     return row.status, rev.reason_code, rev.actor
 
@@ -183,7 +188,13 @@ def test_device_root_and_issuing_ca_certificates_follow_their_rules(world: World
     db = world.db
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     dev = world.cas.issue(
-        IssueRequest(CertificateKind.DEVICE, key, KeyUsage.DIGITAL_SIGNATURE, METER, subscriber="acme"),
+        IssueRequest(
+            kind=CertificateKind.DEVICE,
+            public_key=key,
+            key_usage=KeyUsage.DIGITAL_SIGNATURE,
+            entity_id=METER,
+            subscriber="acme",
+        ),
         actor="t",
     )
     for party in ("acme", "dcc"):
@@ -248,9 +259,9 @@ def test_l3_14_b_revokes_through_the_one_path(world: World) -> None:
     revoked = repository.search(db, status=CertificateStatus.REVOKED).items
     assert {v.serial_hex for v in revoked} == {c.serial_hex for c in certs}
     assert {v.revocation_reason for v in revoked} == {"privilegeWithdrawn"}
-    with db.read_session() as s:
+    with db.read_transaction() as tx:
         for c in certs:
-            status, code, actor = repository_rows(s, c.serial_hex)
+            status, code, actor = repository_rows(tx, c.serial_hex)
             assert (status, code, actor) == ("R", "privilegeWithdrawn", "dcc-ra")
     header_seq = max(v.change_seq or 0 for v in revoked)
     entries = audit.log.entries_for(db, "certificate", f"Z1/{certs[0].serial_hex}")

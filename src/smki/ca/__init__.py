@@ -8,7 +8,6 @@ from smki.ca.ceremony import (
     COMMISSIONING_CERTIFICATES,
     DEFAULT_DCC_ENTITY_IDS,
     CeremonyResult,
-    CommissioningCertificate,
     create_hierarchy,
     parse_dcc_entity_ids,
     write_certificate_files,
@@ -28,6 +27,7 @@ from smki.ca.issuance import (
     SigningAuthority,
     spki_sha256,
 )
+from smki.policy.authorities import CommissioningCertificate
 
 __all__ = [
     "COMMISSIONING_CERTIFICATES",

@@ -14,6 +14,7 @@ from smki.ca.issuance import (
     IssuanceCycle,
     IssuedCertificate,
     IssueRequest,
+    SignatureCheck,
     SigningAuthority,
     StoredHook,
     serial_hex,
@@ -72,29 +73,26 @@ class CertificateAuthorities:
         cls, db: Database, keys: KeyBackend, env: PkiEnvironment, *, clock: Clock = utc_now
     ) -> CertificateAuthorities:
         """Load the active CAs from the database and check their keys are in the key store."""
-        with db.read_session() as session:
-            records = ca_store.active_authorities(session)
-            loaded: dict[CertificateKind, SigningAuthority] = {}
-            for record in records:
-                row = ca_store.certificate_by_serial(session, record.certificate_serial)
-                if row is None:
-                    raise SmkiError(
-                        "ca.certificate_missing",
-                        f"The certificate of CA {record.name} (serial {record.certificate_serial}) is not in "
-                        "the repository: the database is damaged.",
-                    )
-                kind = CertificateKind(record.kind)
-                loaded[kind] = SigningAuthority(
-                    record.name, kind, record.key_label, x509.load_der_x509_certificate(row.der)
+        with db.read_transaction() as tx:
+            in_force = ca_store.active_authority_certificates(tx)
+        loaded: dict[CertificateKind, SigningAuthority] = {}
+        for record, row in in_force:
+            if row is None:
+                raise SmkiError(
+                    "ca.certificate_missing",
+                    f"The certificate of CA {record.name} (serial {record.certificate_serial}) is not in "
+                    "the repository: the database is damaged.",
                 )
-                backend = record.backend
-                label = record.key_label
-                if not keys.exists(label):
-                    raise SmkiError(
-                        "ca.key_missing",
-                        f"The key of CA {record.name} (label {label!r}, {backend} keys) is not in the key "
-                        "store this command opened: check --keys and the key settings.",
-                    )
+            kind = CertificateKind(record.kind)
+            loaded[kind] = SigningAuthority(
+                record.name, kind, record.key_label, x509.load_der_x509_certificate(row.der)
+            )
+            if not keys.exists(record.key_label):
+                raise SmkiError(
+                    "ca.key_missing",
+                    f"The key of CA {record.name} (label {record.key_label!r}, {record.backend} keys) is not "
+                    "in the key store this command opened: check --keys and the key settings.",
+                )
         if not loaded:
             raise SmkiError(
                 "ca.not_initialised",
@@ -122,7 +120,12 @@ class CertificateAuthorities:
         return self.issue_many([request], actor=actor)[0]
 
     def issue_many(
-        self, requests: Sequence[IssueRequest], *, actor: str, on_stored: StoredHook | None = None
+        self,
+        requests: Sequence[IssueRequest],
+        *,
+        actor: str,
+        on_stored: StoredHook | None = None,
+        signatures: SignatureCheck = SignatureCheck.EVERY,
     ) -> list[IssuedCertificate]:
         """Sign a batch: serials reserved in one transaction, results stored in one transaction.
 
@@ -130,13 +133,14 @@ class CertificateAuthorities:
         every reserved serial is marked abandoned. A batch naming a CA whose certificate is revoked is
         refused before any serial is reserved.
 
-        ``on_stored(session, issued)`` runs inside the storing transaction, before it commits (the RA's
+        ``on_stored(tx, issued)`` runs inside the storing transaction, before it commits (the RA's
         L11.4 re-check, ``smki.ra.key_guard``); when it raises, nothing is stored and the intents are
-        marked abandoned.
+        marked abandoned. ``signatures``: which signatures are verified before release (batch
+        issuance asks for the first of each CA key per run).
         """
         jobs = [self._job(request) for request in requests]
         self.refuse_revoked_issuers({ISSUER_OF[request.kind] for request in requests})
-        return self.cycle.run(jobs, actor=actor, on_stored=on_stored)
+        return self.cycle.run(jobs, actor=actor, on_stored=on_stored, signatures=signatures)
 
     def refuse_revoked_issuers(self, kinds: Iterable[CertificateKind]) -> None:
         """Refuse when the certificate of any of these CAs is revoked in the repository.
@@ -145,8 +149,8 @@ class CertificateAuthorities:
         operator may revoke an Issuing CA certificate (see docs/decisions.md).
         """
         wanted = {kind: _certificate_key(self.authority(kind).certificate) for kind in set(kinds)}
-        with self.db.read_session() as session:
-            statuses = ca_store.certificate_statuses(session, list(wanted.values()))
+        with self.db.read_transaction() as tx:
+            statuses = ca_store.certificate_statuses(tx, list(wanted.values()))
         for kind, key in wanted.items():
             if statuses.get(key) == repository_store.STORED_REVOKED:
                 name = self.authority(kind).name

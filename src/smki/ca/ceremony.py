@@ -20,7 +20,6 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.orm import Session
 
 from smki import audit
 from smki.ca.issuance import (
@@ -32,70 +31,23 @@ from smki.ca.issuance import (
     utc_now,
 )
 from smki.keys import KeyBackend
-from smki.model import CertificateKind, EntityId, InvalidInput, KeyUsage, PolicyRefusal, RemotePartyRole
+from smki.model import CertificateKind, EntityId, InvalidInput, KeyUsage, RemotePartyRole
+from smki.policy.authorities import (
+    COMMISSIONING_CERTIFICATE_TABLE,
+    CommissioningCertificate,
+    check_commissioning_certificate,
+    check_key_ceremony,
+)
 from smki.profiles import builders
 from smki.profiles.environment import PkiEnvironment
-from smki.storage import Database, ca_store
-from smki.storage.ca_tables import CertificateAuthorityRecord, CommissioningCredential
+from smki.profiles.parse import certificate_fields
+from smki.storage import Database, Transaction, ca_store
 
 DCC_SUBSCRIBER = "DCC"
 
 
-@dataclass(frozen=True)
-class CommissioningCertificate:
-    """One row of the L3.24 table: a DCC Organisation Certificate needed to commission Devices."""
-
-    name: str
-    paragraph: str
-    title: str
-    key_usage: KeyUsage
-    role: RemotePartyRole
-    dcc_role: str
-
-
-# L3.23(e)-(i) with the key usage and Remote Party Role of the L3.24 table.
-COMMISSIONING_CERTIFICATES: tuple[CommissioningCertificate, ...] = (
-    CommissioningCertificate(
-        "dcc-recovery",
-        "L3.23(e)",
-        "Recovery Certificate",
-        KeyUsage.DIGITAL_SIGNATURE,
-        RemotePartyRole.RECOVERY,
-        "The role of the DCC under the SMKI Recovery Procedure",
-    ),
-    CommissioningCertificate(
-        "dcc-acb-ds",
-        "L3.23(f)",
-        "DCC (accessControlBroker) - digitalSignature Certificate",
-        KeyUsage.DIGITAL_SIGNATURE,
-        RemotePartyRole.ACCESS_CONTROL_BROKER,
-        "AccessControlBroker",
-    ),
-    CommissioningCertificate(
-        "dcc-acb-ka",
-        "L3.23(g)",
-        "DCC (accessControlBroker) - keyAgreement Certificate",
-        KeyUsage.KEY_AGREEMENT,
-        RemotePartyRole.ACCESS_CONTROL_BROKER,
-        "AccessControlBroker",
-    ),
-    CommissioningCertificate(
-        "dcc-wan-provider",
-        "L3.23(h)",
-        "DCC (wanProvider) Certificate",
-        KeyUsage.DIGITAL_SIGNATURE,
-        RemotePartyRole.WAN_PROVIDER,
-        "wanProvider",
-    ),
-    CommissioningCertificate(
-        "dcc-transitional-cos",
-        "L3.23(i)",
-        "DCC (transitionalCoS) Certificate",
-        KeyUsage.DIGITAL_SIGNATURE,
-        RemotePartyRole.TRANSITIONAL_COS,
-        "The role of the DCC as CoS Party",
-    ),
-)
+# L3.23(e)-(i) with the key usage, Remote Party Role and DCC Role of the L3.24 table (in ``policy``).
+COMMISSIONING_CERTIFICATES: tuple[CommissioningCertificate, ...] = COMMISSIONING_CERTIFICATE_TABLE
 
 # The DCC's EUI-64 per role; defaults are the DCC Boxed test values (research notes 3.2).
 DEFAULT_DCC_ENTITY_IDS: Mapping[RemotePartyRole, EntityId] = {
@@ -158,8 +110,8 @@ class CeremonyResult:
 
 def existing_hierarchy(db: Database) -> list[tuple[CertificateKind, str]]:
     """The kinds and names of the CAs in force (empty when no hierarchy is in force)."""
-    with db.read_session() as session:
-        return [(CertificateKind(r.kind), r.name) for r in ca_store.active_authorities(session)]
+    with db.read_transaction() as tx:
+        return [(CertificateKind(r.kind), r.name) for r in ca_store.active_authorities(tx)]
 
 
 def create_hierarchy(
@@ -173,19 +125,15 @@ def create_hierarchy(
     clock: Clock = utc_now,
 ) -> CeremonyResult:
     """Run the key ceremony; refuse when a hierarchy is already in force unless ``force`` (which retires
-    the old records, keeping every certificate, record and key)."""
+    the old records, keeping every certificate, record and key).
+
+    Who may hold the CA certificates, and how many Roots, is ``policy.authorities.check_key_ceremony``
+    (L3.17, L3.19, L3.21: ``init.hierarchy_exists``); what each commissioning certificate must say is its
+    row of the L3.24 table, checked on the signed certificates before anything is activated.
+    """
     entity_ids = dict(dcc_entity_ids or DEFAULT_DCC_ENTITY_IDS)
     backend = keys.name
-    current = existing_hierarchy(db)
-    if current and not force:
-        in_force = ", ".join(f"{kind.title} {name}" for kind, name in current[:2])
-        raise PolicyRefusal(
-            "init.hierarchy_exists",
-            f"This SMKI already has a hierarchy in force ({in_force}, ...): the DCC may hold a single Root "
-            "OCA Certificate save for its replacement, so `smki init` will not make another unless run with "
-            "--force, which retires the current one and keeps all its records, certificates and keys.",
-            "L3.19(b)",
-        )
+    check_key_ceremony(existing_hierarchy(db), replacing=force)
     now = clock()
     ceremony = f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
     labels = {kind: f"smki-{ceremony}-{kind.value}" for kind, _ in _CA_SPECS}
@@ -193,9 +141,9 @@ def create_hierarchy(
     symmetric_label = f"smki-{ceremony}-root-oca-contingency-symmetric"
     credential_labels = {spec.name: f"smki-{ceremony}-{spec.name}" for spec in COMMISSIONING_CERTIFICATES}
 
-    with db.session() as session:
+    with db.transaction() as tx:
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ca.key_ceremony_started",
             object_type="key_ceremony",
@@ -218,12 +166,12 @@ def create_hierarchy(
     cycle = IssuanceCycle(db, keys, env, clock)
     names = {kind: str(getattr(env, attr)) for kind, attr in _CA_SPECS}
 
-    def record_authorities(session: Session, issued: list[IssuedCertificate]) -> None:
+    def record_authorities(tx: Transaction, issued: list[IssuedCertificate]) -> None:
         for item in issued:
             subject_kind = item.kind
             ca_store.add_authority(
-                session,
-                CertificateAuthorityRecord(
+                tx,
+                ca_store.Authority(
                     name=names[subject_kind],
                     kind=subject_kind.value,
                     hierarchy=subject_kind.hierarchy.value,
@@ -273,12 +221,14 @@ def create_hierarchy(
     ]
     retired: list[tuple[int, int]] = []
 
-    def record_and_activate(session: Session, issued: list[IssuedCertificate]) -> None:
+    def record_and_activate(tx: Transaction, issued: list[IssuedCertificate]) -> None:
         for spec, item in zip(COMMISSIONING_CERTIFICATES, issued, strict=True):
+            said = certificate_fields(item.certificate)
+            check_commissioning_certificate(spec, key_usage=said.key_usage, role=said.role)
             assert item.certificate_id is not None
             ca_store.add_commissioning_credential(
-                session,
-                CommissioningCredential(
+                tx,
+                ca_store.Credential(
                     name=spec.name,
                     paragraph=spec.paragraph,
                     title=spec.title,
@@ -289,10 +239,10 @@ def create_hierarchy(
                     ceremony=ceremony,
                 ),
             )
-        retired.append(ca_store.retire_hierarchy(session))
-        ca_store.activate_ceremony(session, ceremony)
+        retired.append(ca_store.retire_hierarchy(tx))
+        ca_store.activate_ceremony(tx, ceremony)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ca.hierarchy_activated",
             object_type="key_ceremony",

@@ -7,6 +7,11 @@ cRLNumber of its CA (stored; the database's UNIQUE (ca, number) keeps it strictl
 two publishers), is signed by the CA's key through ``keys``, audited, kept in the database (the latest
 DER per CA) and written to ``HOME/crl/<CA name>.crl`` (DER) and ``.pem``.
 
+Lint before signing, as for certificates: the CA key signs through a checking signer that runs
+``profiles.crl.check_tbs_certlist`` on the exact TBSCertList it is handed and refuses (``crl.lint_failed``,
+nothing signed, stored or numbered) on any finding; the signed list must then carry that TBS and verify
+under the CA's certificate before it is stored.
+
 Schedule: thisUpdate = now, nextUpdate = now + interval (default 24 h). ``publish_due`` re-publishes
 a list when its nextUpdate is less than half an interval away, or when a revocation is newer than it;
 run ``smki crl publish --due`` from cron or a systemd timer (docs/repository.md).
@@ -15,21 +20,24 @@ run ``smki crl publish --due`` from cron or a systemd timer (docs/repository.md)
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy.exc import IntegrityError
 
 from smki import audit
 from smki.ca.issuance import check_key_usable
+from smki.ca.tbs_lint import CheckingSigner
 from smki.keys import KeyBackend
-from smki.model import CertificateKind, InvalidInput, SmkiError
-from smki.profiles.crl import RevokedEntry, sign_arl, sign_crl
+from smki.model import CertificateKind, InvalidInput, PolicyRefusal, SmkiError, StorageConflict
+from smki.profiles.crl import RevokedEntry, check_signed_crl, check_tbs_certlist, sign_arl, sign_crl
 from smki.storage import Database, ca_store, repository_store
 from smki.storage.repository_store import CrlPublication
+
+log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = timedelta(hours=24)
 CRL_DIRECTORY = "crl"
@@ -102,19 +110,18 @@ def _now() -> datetime:
 
 def _issuers(db: Database) -> list[_Issuer]:
     """The active CAs that issue a list, in creation order."""
-    found: list[_Issuer] = []
-    with db.read_session() as session:
-        for record in ca_store.active_authorities(session):
-            kind = CertificateKind(record.kind)
-            if kind not in LIST_OF:
-                continue
-            row = ca_store.certificate_by_serial(session, record.certificate_serial)
-            if row is None:
-                continue
-            found.append(
-                _Issuer(record.name, kind, record.key_label, x509.load_der_x509_certificate(row.der))
-            )
-    return found
+    with db.read_transaction() as tx:
+        in_force = ca_store.active_authority_certificates(tx)
+    return [
+        _Issuer(
+            record.name,
+            CertificateKind(record.kind),
+            record.key_label,
+            x509.load_der_x509_certificate(row.der),
+        )
+        for record, row in in_force
+        if row is not None and CertificateKind(record.kind) in LIST_OF
+    ]
 
 
 def _resolve(db: Database, name: str) -> _Issuer:
@@ -137,8 +144,8 @@ def _resolve(db: Database, name: str) -> _Issuer:
 
 
 def _all_names(db: Database) -> set[tuple[str, str]]:
-    with db.read_session() as session:
-        return {(r.name, r.kind) for r in ca_store.all_authorities(session)}
+    with db.read_transaction() as tx:
+        return {(r.name, r.kind) for r in ca_store.all_authorities(tx)}
 
 
 def issuer_names(db: Database) -> list[str]:
@@ -160,7 +167,8 @@ def publish_crl(
 
     ``ca_name`` is the CA's name (``Z1``) or kind (``issuing-oca``, ``root-oca``). Refusals:
     ``crl.unknown_ca``, ``crl.not_an_issuer`` (Issuing DCA), ``crl.bad_interval``,
-    ``ca.key_outside_validity`` (Appendix B 6.3.2(C)), ``crl.concurrent_publish``.
+    ``ca.key_outside_validity`` (Appendix B 6.3.2(C)), ``crl.concurrent_publish``, and ``crl.lint_failed``
+    when the list breaks its profile (nothing signed or stored, and its cRLNumber stays free).
     """
     if interval <= timedelta(0):
         raise InvalidInput("crl.bad_interval", "The CRL update interval must be positive.")
@@ -175,25 +183,33 @@ def _publish(
     db: Database, keys: KeyBackend, issuer: _Issuer, *, interval: timedelta, actor: str, now: datetime
 ) -> PublishedCrl:
     check_key_usable(issuer.name, issuer.certificate, now)
-    signer = keys.signer(issuer.key_label)
-    ski = issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    sign = sign_arl if LIST_OF[issuer.kind] == "ARL" else sign_crl
+    list_kind = LIST_OF[issuer.kind]
+    linted: list[bytes] = []
+
+    def lint(tbs: bytes) -> None:
+        """The exact TBSCertList the CA key is about to sign: refused on any finding of the CRL profile."""
+        _refuse_findings(issuer, list_kind, check_tbs_certlist(tbs, issuer.certificate))
+        linted.append(tbs)
+
+    signer = CheckingSigner(keys.signer(issuer.key_label), lint)
+    issuer_name, ski = _envelope(issuer)
+    sign = sign_arl if list_kind == "ARL" else sign_crl
     next_update = now + interval
     for _ in range(_ATTEMPTS):
+        linted.clear()
         try:
-            with db.session() as session:
-                revoked = repository_store.revoked_by_issuer(session, issuer.name)
+            with db.transaction() as tx:
                 entries = [
                     RevokedEntry(
-                        int(serial, 16),
-                        ca_store.utc(revoked_at),
-                        x509.ReasonFlags(code) if code else None,
+                        int(r.serial_hex, 16),
+                        r.revoked_at,
+                        x509.ReasonFlags(r.reason_code) if r.reason_code else None,
                     )
-                    for serial, revoked_at, code in revoked
+                    for r in repository_store.revoked_by_issuer(tx, issuer.name)
                 ]
-                number = repository_store.last_crl_number(session, issuer.name) + 1
+                number = repository_store.last_crl_number(tx, issuer.name) + 1
                 der = sign(
-                    issuer_name=issuer.certificate.subject,
+                    issuer_name=issuer_name,
                     issuer_key_identifier=ski,
                     crl_number=number,
                     this_update=now,
@@ -201,8 +217,9 @@ def _publish(
                     entries=entries,
                     signer=signer,
                 )
+                _check_signed(issuer, list_kind, der, linted)
                 repository_store.add_crl(
-                    session,
+                    tx,
                     CrlPublication(
                         ca_name=issuer.name,
                         ca_kind=issuer.kind.value,
@@ -216,13 +233,13 @@ def _publish(
                     ),
                 )
                 audit.record(
-                    session,
+                    tx,
                     actor=actor,
                     action="ca.crl_published",
                     object_type="crl",
                     object_id=f"{issuer.name}/{number}",
                     details={
-                        "list": LIST_OF[issuer.kind],
+                        "list": list_kind,
                         "ca_kind": issuer.kind.value,
                         "number": number,
                         "entries": len(entries),
@@ -231,11 +248,40 @@ def _publish(
                     },
                 )
             return PublishedCrl(issuer.name, issuer.kind, der, number, now, next_update, len(entries))
-        except IntegrityError:
+        except StorageConflict:
             continue  # another process took this cRLNumber: read the new last number and sign again
     raise SmkiError(
-        "crl.concurrent_publish", f"The {LIST_OF[issuer.kind]} of {issuer.name} is being published elsewhere."
+        "crl.concurrent_publish", f"The {list_kind} of {issuer.name} is being published elsewhere."
     )
+
+
+def _envelope(issuer: _Issuer) -> tuple[x509.Name, bytes]:
+    """What the list names its issuer by: the CA certificate's subject and subjectKeyIdentifier."""
+    ski = issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return issuer.certificate.subject, ski
+
+
+def _refuse_findings(issuer: _Issuer, list_kind: str, findings: list[str]) -> None:
+    """PolicyRefusal ``crl.lint_failed`` naming the first finding, when there is any."""
+    if not findings:
+        return
+    log.error("%s of %s refused by the CRL profile check: %s", list_kind, issuer.name, "; ".join(findings))
+    code, _, sentence = findings[0].partition(": ")
+    more = f" (and {len(findings) - 1} more finding(s))" if len(findings) > 1 else ""
+    raise PolicyRefusal(
+        "crl.lint_failed",
+        f"The {list_kind} of {issuer.name} was not signed because it breaks the CRL profile ({code}: "
+        f"{sentence.rstrip('.')}){more}.",
+    )
+
+
+def _check_signed(issuer: _Issuer, list_kind: str, der: bytes, linted: list[bytes]) -> None:
+    """The signed list holds exactly the TBSCertList that was linted, and its signature verifies."""
+    if len(linted) != 1:
+        findings = [f"crl.not_linted: The CA key was handed {len(linted)} TBSCertLists to sign, not one."]
+    else:
+        findings = check_signed_crl(der, linted[0], issuer.certificate)
+    _refuse_findings(issuer, list_kind, findings)
 
 
 def publish_all(
@@ -264,15 +310,15 @@ def due(db: Database, *, interval: timedelta = DEFAULT_INTERVAL, now: datetime |
     at = now or _now()
     names: list[str] = []
     issuers = _issuers(db)
-    with db.read_session() as session:
+    with db.read_transaction() as tx:
         for issuer in issuers:
-            latest = repository_store.latest_crl(session, issuer.name)
+            latest = repository_store.latest_crl(tx, issuer.name, with_der=False)
             if latest is None:
                 names.append(issuer.name)
                 continue
             # Revocations only ever add entries, so a different count means a revocation since.
-            revoked = repository_store.revoked_count(session, issuer.name)
-            if ca_store.utc(latest.next_update) - at < interval / 2 or revoked != latest.entries:
+            revoked = repository_store.revoked_count(tx, issuer.name)
+            if latest.next_update - at < interval / 2 or revoked != latest.entries:
                 names.append(issuer.name)
     return names
 
@@ -296,12 +342,9 @@ def publish_due(
 
 def _latest(db: Database, name: str) -> CrlPublication | None:
     candidate = next((i.name for i in _issuers(db) if name == i.kind.value), name)
-    with db.read_session() as session:
-        found = repository_store.latest_crl(session, candidate)
-        if found is None or found.der is None:
-            return None
-        session.expunge(found)
-        return found
+    with db.read_transaction() as tx:
+        found = repository_store.latest_crl(tx, candidate)
+    return found if found is not None and found.der is not None else None
 
 
 def latest_crl(db: Database, name: str) -> bytes:
@@ -325,8 +368,8 @@ def latest_publication(db: Database, name: str) -> PublishedCrl:
         CertificateKind(found.ca_kind),
         found.der,
         found.crl_number,
-        ca_store.utc(found.this_update),
-        ca_store.utc(found.next_update),
+        found.this_update,
+        found.next_update,
         found.entries,
     )
 

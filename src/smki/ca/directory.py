@@ -53,49 +53,50 @@ def hierarchy_state(db: Database) -> HierarchyState:
     authorities: list[PublishedCertificate] = []
     commissioning: list[PublishedCertificate] = []
     backend = ceremony = None
-    with db.read_session() as session:
-        for record in ca_store.active_authorities(session):
-            row = ca_store.certificate_by_serial(session, record.certificate_serial)
-            if row is None:
-                continue
-            kind = CertificateKind(record.kind)
-            backend, ceremony = record.backend, record.ceremony
-            authorities.append(
-                PublishedCertificate(
-                    name=kind.value,
-                    title=kind.title,
-                    kind=kind,
-                    subject_name=record.name,
-                    issuer_name=row.issuer_name,
-                    serial_hex=row.serial_hex,
-                    not_before=ca_store.utc(row.not_before),
-                    not_after=ca_store.utc(row.not_after),
-                    key_usage=KeyUsage(row.key_usage),
-                    role=RemotePartyRole(row.role_code) if row.role_code is not None else None,
-                    entity_id=None,
-                    paragraph=None,
-                    der=row.der,
-                )
+    with db.read_transaction() as tx:
+        in_force = ca_store.active_authority_certificates(tx)
+        credentials = ca_store.active_commissioning_credentials(tx)
+        count = ca_store.count_certificates(tx)
+    for record, row in in_force:
+        if row is None:
+            continue
+        kind = CertificateKind(record.kind)
+        backend, ceremony = record.backend, record.ceremony
+        authorities.append(
+            PublishedCertificate(
+                name=kind.value,
+                title=kind.title,
+                kind=kind,
+                subject_name=record.name,
+                issuer_name=row.issuer_name,
+                serial_hex=row.serial_hex,
+                not_before=row.not_before,
+                not_after=row.not_after,
+                key_usage=KeyUsage(row.key_usage),
+                role=RemotePartyRole(row.role_code) if row.role_code is not None else None,
+                entity_id=None,
+                paragraph=None,
+                der=row.der,
             )
-        for credential, row in ca_store.active_commissioning_credentials(session):
-            commissioning.append(
-                PublishedCertificate(
-                    name=credential.name,
-                    title=credential.title,
-                    kind=CertificateKind(row.kind),
-                    subject_name=None,
-                    issuer_name=row.issuer_name,
-                    serial_hex=row.serial_hex,
-                    not_before=ca_store.utc(row.not_before),
-                    not_after=ca_store.utc(row.not_after),
-                    key_usage=KeyUsage(row.key_usage),
-                    role=RemotePartyRole(row.role_code) if row.role_code is not None else None,
-                    entity_id=EntityId.parse(row.entity_id) if row.entity_id else None,
-                    paragraph=credential.paragraph,
-                    der=row.der,
-                )
+        )
+    for credential, row in credentials:
+        commissioning.append(
+            PublishedCertificate(
+                name=credential.name,
+                title=credential.title,
+                kind=CertificateKind(row.kind),
+                subject_name=None,
+                issuer_name=row.issuer_name,
+                serial_hex=row.serial_hex,
+                not_before=row.not_before,
+                not_after=row.not_after,
+                key_usage=KeyUsage(row.key_usage),
+                role=RemotePartyRole(row.role_code) if row.role_code is not None else None,
+                entity_id=EntityId.parse(row.entity_id) if row.entity_id else None,
+                paragraph=credential.paragraph,
+                der=row.der,
             )
-        count = ca_store.count_certificates(session)
+        )
     order = [k.value for k in CertificateKind]
     authorities.sort(key=lambda p: order.index(p.kind.value))
     return HierarchyState(authorities, commissioning, count, backend, ceremony)
@@ -103,9 +104,9 @@ def hierarchy_state(db: Database) -> HierarchyState:
 
 def backend_in_use(db: Database) -> str | None:
     """The key backend ('soft' or 'pkcs11') holding the keys of the CAs in force, if any."""
-    with db.read_session() as session:
-        records = ca_store.active_authorities(session)
-        return records[0].backend if records else None
+    with db.read_transaction() as tx:
+        records = ca_store.active_authorities(tx)
+    return records[0].backend if records else None
 
 
 ENVIRONMENT_FILE = "environment.json"

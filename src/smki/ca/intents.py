@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from smki import audit
 from smki.model import InvalidInput
 from smki.storage import Database, ca_store
-from smki.storage.ca_tables import IssuanceIntent
 
 # An issuance keeps its serials reserved for seconds (a batch chunk: about a second); a day leaves no doubt.
 DEFAULT_AGE = timedelta(hours=24)
@@ -46,8 +45,8 @@ def list_intents(db: Database, *, state: str | None = None) -> list[IntentView]:
         raise InvalidInput(
             "intent.state", f"There is no intent state {state!r}: use reserved, signed or abandoned."
         )
-    with db.read_session() as session:
-        return [_view(i) for i in ca_store.intents(session, state=state)]
+    with db.read_transaction() as tx:
+        return [_view(i) for i in ca_store.intents(tx, state=state)]
 
 
 def abandon_stale(
@@ -60,14 +59,14 @@ def abandon_stale(
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     cutoff = at - older_than
     reason = f"left reserved since before {cutoff:%Y-%m-%d %H:%M:%S} UTC: abandoned by an operator"
-    with db.session() as session:
-        stale = ca_store.reserved_before(session, cutoff)
+    with db.transaction() as tx:
+        stale = ca_store.reserved_before(tx, cutoff)
         if not stale:
             return []
         ids = [i.id for i in stale]
-        ca_store.finish_intents(session, ids, state=ca_store.ABANDONED, at=at, reason=reason)
+        ca_store.finish_intents(tx, ids, state=ca_store.ABANDONED, at=at, reason=reason)
         audit.record(
-            session,
+            tx,
             actor=actor,
             action="ca.intents_abandoned",
             object_type="issuance_intent",
@@ -78,7 +77,7 @@ def abandon_stale(
     return [replace(v, state=ca_store.ABANDONED, finished_at=at, reason=reason) for v in views]
 
 
-def _view(intent: IssuanceIntent) -> IntentView:
+def _view(intent: ca_store.Intent) -> IntentView:
     return IntentView(
         intent_id=intent.id,
         serial_hex=intent.serial_hex,
@@ -86,8 +85,8 @@ def _view(intent: IssuanceIntent) -> IntentView:
         kind=intent.kind,
         state=intent.state,
         actor=intent.actor,
-        reserved_at=ca_store.utc(intent.reserved_at),
-        finished_at=ca_store.utc(intent.finished_at) if intent.finished_at is not None else None,
+        reserved_at=intent.reserved_at,
+        finished_at=intent.finished_at,
         reason=intent.reason,
     )
 

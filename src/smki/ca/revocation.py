@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
-from sqlalchemy.orm import Session
 
 from smki import audit
 from smki.model import CertificateKind, InvalidInput, SmkiError
-from smki.storage import Database, repository_store
-from smki.storage.ca_tables import CertificateRecord
+from smki.storage import Database, Transaction, repository_store
+from smki.storage.ca_store import StoredCertificate
 
 # RFC 5280 5.3.1 reasons smki records. certificateHold is a suspension (smki never un-revokes),
 # removeFromCRL belongs to delta CRLs and aACompromise to attribute authorities: all three are refused.
@@ -101,10 +100,10 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def locate(session: Session, serial_hex: str, *, issuer_name: str | None = None) -> CertificateRecord:
+def locate(tx: Transaction, serial_hex: str, *, issuer_name: str | None = None) -> StoredCertificate:
     """The certificate to revoke, locked for the rest of the transaction; refusals name what is wrong."""
     serial = repository_store.canonical_serial(serial_hex)
-    rows = repository_store.lock_for_revocation(session, serial, issuer_name)
+    rows = repository_store.lock_for_revocation(tx, serial, issuer_name)
     if not rows:
         where = f" issued by {issuer_name}" if issuer_name else ""
         raise SmkiError(
@@ -115,12 +114,12 @@ def locate(session: Session, serial_hex: str, *, issuer_name: str | None = None)
             "revocation.ambiguous_serial",
             f"More than one certificate has serial {serial}: name its issuer (--issuer).",
         )
-    return rows[0][0]
+    return rows[0]
 
 
 def revoke_certificate(
-    session: Session,
-    certificate: CertificateRecord,
+    tx: Transaction,
+    certificate: StoredCertificate,
     reason: x509.ReasonFlags,
     *,
     actor: str,
@@ -150,8 +149,8 @@ def revoke_certificate(
     when = at or _now()
     text = note or reason.value
     repository_store.add_revocation(
-        session,
-        certificate,
+        tx,
+        certificate.id,
         reason_code=reason.value,
         reason=text,
         clause=clause or "",
@@ -159,7 +158,7 @@ def revoke_certificate(
         at=when,
     )
     entry = audit.record(
-        session,
+        tx,
         actor=actor,
         action="certificate.revoke",
         object_type="certificate",
@@ -175,7 +174,7 @@ def revoke_certificate(
             "revoked_at": when.isoformat(),
         },
     )
-    repository_store.set_changes(session, [(certificate.id, entry.seq)], at=when)
+    repository_store.set_changes(tx, [(certificate.id, entry.seq)], at=when)
     return Revocation(
         serial_hex=certificate.serial_hex,
         issuer_name=certificate.issuer_name,
@@ -206,6 +205,6 @@ def revoke(
     through :func:`smki.ra.revocation.request_revocation`.
     """
     check_reason(reason)
-    with db.session() as session:
-        certificate = locate(session, serial_hex, issuer_name=issuer_name)
-        return revoke_certificate(session, certificate, reason, actor=actor, clause=clause, note=note)
+    with db.transaction() as tx:
+        certificate = locate(tx, serial_hex, issuer_name=issuer_name)
+        return revoke_certificate(tx, certificate, reason, actor=actor, clause=clause, note=note)

@@ -322,21 +322,87 @@ def sign_arl(
 # Conformance check
 
 
+# ECDSA-Sig-Value { r = the P-256 group order, s = 1 }: well formed and never valid (r must be below it).
+_UNVERIFIABLE_SIGNATURE = tlv(
+    0x30,
+    tlv(0x02, bytes.fromhex("00FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"))
+    + tlv(0x02, b"\x01"),
+)
+
+
+def check_tbs_certlist(tbs: bytes, issuer_cert: x509.Certificate) -> list[str]:
+    """Findings of :func:`check_crl` on a TBSCertList that is about to be signed; [] if none.
+
+    The TBS is wrapped as a CRL whose signature cannot verify, and everything but the signature is
+    checked: the caller lints the exact bytes its signer is handed, then checks the signature it gets.
+    """
+    try:
+        fields = _tbs_fields(tbs)
+        # The outer signatureAlgorithm repeats the TBS's own (cryptography refuses a list where they differ).
+        algorithm = fields[1 if fields[0] == _VERSION_V2 else 0]
+        candidate = tlv(0x30, tbs + algorithm + tlv(0x03, b"\x00" + _UNVERIFIABLE_SIGNATURE))
+        crl = x509.load_der_x509_crl(candidate)
+    except (ValueError, IndexError) as exc:
+        return [f"crl.structure: The TBSCertList is not well-formed DER: {exc}."]
+    return _check(crl, tbs, issuer_cert, verify_signature=False)
+
+
+def check_signed_crl(der: bytes, tbs: bytes, issuer_cert: x509.Certificate) -> list[str]:
+    """Findings of a signed CRL or ARL against the TBSCertList :func:`check_tbs_certlist` passed: it
+    must hold exactly those bytes, name ecdsa-with-SHA256 and verify under the issuer certificate's key.
+
+    Reads the three outer elements itself: loading a CRL of 10^6 entries to ask ``cryptography`` for its
+    TBS bytes and signature would encode the whole list again twice.
+    """
+    try:
+        outer, end = read_element(der)
+        signed_tbs, algorithm, bits = read_children(outer)
+    except ValueError as exc:
+        return [f"crl.structure: The signed list is not well-formed DER: {exc}."]
+    if end != len(der) or bits.tag != 0x03 or bits.content[:1] != b"\x00":
+        return ["crl.structure: The signed list is not one CertificateList with a signature BIT STRING."]
+    findings = []
+    if signed_tbs.encoded != tbs:
+        findings.append("crl.not_linted: The signed list does not hold the TBSCertList that was checked.")
+    if algorithm.encoded != _ECDSA_SHA256_ALG:
+        findings.append("crl.signature_algorithm: The signed list does not name ecdsa-with-SHA256.")
+    key = issuer_cert.public_key()
+    try:
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise TypeError("not an EC key")
+        key.verify(bits.content[1:], signed_tbs.encoded, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, TypeError, ValueError):
+        findings.append("crl.signature: The CRL signature does not verify with the issuer certificate's key.")
+    return findings
+
+
 def _tbs_fields(tbs: bytes) -> list[bytes]:
     outer, _ = read_element(tbs)
     return [child.encoded for child in read_children(outer)]
 
 
-def check_crl(crl: x509.CertificateRevocationList, issuer_cert: x509.Certificate) -> list[str]:
+def check_crl(
+    crl: x509.CertificateRevocationList, issuer_cert: x509.Certificate, *, verify_signature: bool = True
+) -> list[str]:
     """Findings (``code: sentence``) of a CRL or ARL against the certificate of its issuer; [] if none.
 
-    Checks: v2, ecdsa-with-SHA256, the signature under the issuer's key, issuer DN bytes equal to the
-    issuer certificate's subject bytes, AKI = keyIdentifier only and equal to the issuer's SKI, cRLNumber
-    present, nextUpdate present and after thisUpdate, and the issuer certificate allowing cRLSign.
+    Checks: v2, ecdsa-with-SHA256 (without parameters, in the TBSCertList's signature field too), the
+    signature under the issuer's key (unless ``verify_signature`` is false: see :func:`check_tbs_certlist`),
+    issuer DN bytes equal to the issuer certificate's subject bytes, AKI = keyIdentifier only and equal to
+    the issuer's SKI, cRLNumber present, nextUpdate present and after thisUpdate, and the issuer certificate
+    allowing cRLSign. The entries are not read: both encoders refuse a bad serial, a duplicate or a
+    reason a complete CRL cannot carry before anything is encoded.
     """
+    return _check(crl, crl.tbs_certlist_bytes, issuer_cert, verify_signature=verify_signature)
+
+
+def _check(
+    crl: x509.CertificateRevocationList, tbs: bytes, issuer_cert: x509.Certificate, *, verify_signature: bool
+) -> list[str]:
+    """:func:`check_crl` with the TBSCertList's bytes given (``cryptography`` encodes them on each ask)."""
     findings: list[str] = []
     try:
-        crl_fields = _tbs_fields(crl.tbs_certlist_bytes)
+        crl_fields = _tbs_fields(tbs)
         cert_fields = _tbs_fields(issuer_cert.tbs_certificate_bytes)
     except (ValueError, IndexError) as exc:
         return [f"crl.structure: The CRL or issuer certificate is not well-formed DER: {exc}."]
@@ -347,12 +413,20 @@ def check_crl(crl: x509.CertificateRevocationList, issuer_cert: x509.Certificate
             f"crl.signature_algorithm: The CRL is signed with {crl.signature_algorithm_oid.dotted_string}, "
             "not ecdsa-with-SHA256."
         )
-    try:
-        signature_ok = crl.is_signature_valid(issuer_cert.public_key())  # type: ignore[arg-type]
-    except (InvalidSignature, TypeError, ValueError):
-        signature_ok = False
-    if not signature_ok:
-        findings.append("crl.signature: The CRL signature does not verify with the issuer certificate's key.")
+    elif crl_fields[1 if crl_fields[0] == _VERSION_V2 else 0] != _ECDSA_SHA256_ALG:
+        findings.append(
+            "crl.signature_algorithm: The TBSCertList's signature field is not ecdsa-with-SHA256 without "
+            "parameters (RFC 5280 5.1.2.2)."
+        )
+    if verify_signature:
+        try:
+            signature_ok = crl.is_signature_valid(issuer_cert.public_key())  # type: ignore[arg-type]
+        except (InvalidSignature, TypeError, ValueError):
+            signature_ok = False
+        if not signature_ok:
+            findings.append(
+                "crl.signature: The CRL signature does not verify with the issuer certificate's key."
+            )
 
     subject = cert_fields[5 if cert_fields[0][:1] == b"\xa0" else 4]
     issuer = crl_fields[2 if crl_fields[0] == _VERSION_V2 else 1]

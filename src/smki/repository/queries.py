@@ -49,20 +49,20 @@ def get_certificate(
     """
     serial = repository_store.canonical_serial(serial_hex)
     at = now or _now()
-    with db.read_session() as session:
-        rows = repository_store.by_serial(session, serial, issuer_name)
-        if not rows:
-            where = f" issued by {issuer_name}" if issuer_name else ""
-            raise SmkiError(
-                "repository.not_found",
-                f"No certificate with serial {serial}{where} is in the SMKI Repository.",
-            )
-        if len(rows) > 1:
-            raise InvalidInput(
-                "repository.ambiguous_serial",
-                f"More than one certificate has serial {serial}: name its issuer.",
-            )
-        return view_of(*rows[0], at)
+    with db.read_transaction() as tx:
+        entries = repository_store.by_serial(tx, serial, issuer_name)
+    if not entries:
+        where = f" issued by {issuer_name}" if issuer_name else ""
+        raise SmkiError(
+            "repository.not_found",
+            f"No certificate with serial {serial}{where} is in the SMKI Repository.",
+        )
+    if len(entries) > 1:
+        raise InvalidInput(
+            "repository.ambiguous_serial",
+            f"More than one certificate has serial {serial}: name its issuer.",
+        )
+    return view_of(entries[0], at)
 
 
 def _cursor(after: str | None) -> int | None:
@@ -96,9 +96,9 @@ def search(
         raise InvalidInput("repository.bad_limit", f"The page size must be between 1 and {MAX_PAGE}.")
     after_id = _cursor(after)
     at = now or _now()
-    with db.read_session() as session:
-        rows = repository_store.search(
-            session,
+    with db.read_transaction() as tx:
+        entries = repository_store.search(
+            tx,
             now=at,
             entity_id=entity_id.compact if entity_id is not None else None,
             key_usage=key_usage.value if key_usage is not None else None,
@@ -109,8 +109,8 @@ def search(
             after_id=after_id,
             limit=limit + 1,
         )
-        items = [view_of(cert, rev, at) for cert, rev in rows[:limit]]
-        next_after = str(rows[limit - 1][0].id) if len(rows) > limit else None
+    items = [view_of(entry, at) for entry in entries[:limit]]
+    next_after = str(entries[limit - 1].id) if len(entries) > limit else None
     return SearchPage(items, next_after)
 
 
@@ -164,16 +164,16 @@ def full_extract(
     """
     _check_format(fmt)
     at = now or _now()
-    with db.read_session() as session:
-        as_of = repository_store.max_change_seq(session)
+    with db.read_transaction() as tx:
+        as_of = repository_store.max_change_seq(tx)
     yield _header(fmt, {"extract": "full", "as_of_change_seq": as_of, "generated_at": at.isoformat()})
     after_id, total = 0, 0
     while True:
-        with db.read_session() as session:
-            rows = repository_store.batch_by_id(session, after_id=after_id, limit=batch_size)
-            views = [view_of(cert, rev, at) for cert, rev in rows]
-            if rows:
-                after_id = rows[-1][0].id
+        with db.read_transaction() as tx:
+            entries = repository_store.batch_by_id(tx, after_id=after_id, limit=batch_size)
+        if entries:
+            after_id = entries[-1].id
+        views = [view_of(entry, at) for entry in entries]
         if not views:
             break
         total += len(views)
@@ -207,10 +207,10 @@ def incremental_extract(
         raise InvalidInput("repository.bad_since", "The time to start from must carry a timezone.")
     at = now or _now()
     after_seq = since_sequence or 0
-    with db.read_session() as session:
-        up_to = repository_store.max_change_seq(session)
+    with db.read_transaction() as tx:
+        up_to = repository_store.max_change_seq(tx)
         if since_time is not None:
-            first = repository_store.first_change_at_or_after(session, since_time)
+            first = repository_store.first_change_at_or_after(tx, since_time)
             after_seq = max(after_seq, (first - 1) if first is not None else up_to)
     yield _header(
         fmt,
@@ -224,13 +224,13 @@ def incremental_extract(
     )
     total = 0
     while True:
-        with db.read_session() as session:
-            rows = repository_store.batch_by_change(
-                session, after_seq=after_seq, up_to_seq=up_to, limit=batch_size, since_time=since_time
+        with db.read_transaction() as tx:
+            entries = repository_store.batch_by_change(
+                tx, after_seq=after_seq, up_to_seq=up_to, limit=batch_size, since_time=since_time
             )
-            views = [view_of(cert, rev, at) for cert, rev in rows]
-            if rows:
-                after_seq = rows[-1][0].change_seq or after_seq
+        if entries:
+            after_seq = entries[-1].change_seq or after_seq
+        views = [view_of(entry, at) for entry in entries]
         if not views:
             break
         total += len(views)

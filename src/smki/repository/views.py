@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from smki.model import CertificateKind, CertificateStatus, EntityId, KeyUsage, RemotePartyRole
-from smki.storage import ca_store, repository_store
-from smki.storage.ca_tables import CertificateRecord
-from smki.storage.ra_tables import RevocationRecord
+from smki.storage import repository_store
+from smki.storage.repository_store import RepositoryEntry
 
 STATUS_NAMES = {
     CertificateStatus.PENDING: "Pending",
@@ -80,23 +79,21 @@ class CertificateView:
         }
 
 
-def view_of(row: CertificateRecord, revocation: RevocationRecord | None, now: datetime) -> CertificateView:
-    """Build the view of a row (call inside the session that read it)."""
-    not_before = ca_store.utc(row.not_before)
-    not_after = ca_store.utc(row.not_after)
+def view_of(entry: RepositoryEntry, now: datetime) -> CertificateView:
+    """The view of a stored certificate, its status derived at ``now``."""
     return CertificateView(
-        serial_hex=row.serial_hex,
-        issuer_name=row.issuer_name,
-        kind=CertificateKind(row.kind),
-        role=RemotePartyRole(row.role_code) if row.role_code is not None else None,
-        entity_id=EntityId.parse(row.entity_id) if row.entity_id else None,
-        key_usage=KeyUsage(row.key_usage),
-        status=derive_status(row.status, not_before, not_after, now),
-        not_before=not_before,
-        not_after=not_after,
-        subscriber=row.subscriber,
-        der=row.der,
-        revoked_at=ca_store.utc(revocation.revoked_at) if revocation is not None else None,
-        revocation_reason=revocation.reason_code if revocation is not None else None,
-        change_seq=row.change_seq,
+        serial_hex=entry.serial_hex,
+        issuer_name=entry.issuer_name,
+        kind=CertificateKind(entry.kind),
+        role=RemotePartyRole(entry.role_code) if entry.role_code is not None else None,
+        entity_id=EntityId.parse(entry.entity_id) if entry.entity_id else None,
+        key_usage=KeyUsage(entry.key_usage),
+        status=derive_status(entry.status, entry.not_before, entry.not_after, now),
+        not_before=entry.not_before,
+        not_after=entry.not_after,
+        subscriber=entry.subscriber,
+        der=entry.der,
+        revoked_at=entry.revoked_at,
+        revocation_reason=entry.revocation_reason,
+        change_seq=entry.change_seq,
     )

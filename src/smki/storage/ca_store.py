@@ -1,16 +1,19 @@
 """Database access for the certificate authorities: serial reservation, certificate rows, CA records.
 
-Every function runs in the caller's session, so the caller decides what commits together (the CA's
+Every function runs in the caller's transaction, so the caller decides what commits together (the CA's
 issuance cycle commits the reservation alone, then the certificate, the intent and the audit entry as one).
+Reads return frozen values (:class:`StoredCertificate`, :class:`Authority`, :class:`Intent`, ...), built
+from selected columns, never ORM rows; changes are commands (``add_authority``, ``activate_ceremony``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smki.model import Hierarchy
@@ -47,6 +50,126 @@ class Reservation:
 def utc(value: datetime) -> datetime:
     """A datetime from the database as an aware UTC datetime (SQLite hands back naive values)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    """:func:`utc` of a nullable column."""
+    return None if value is None else utc(value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCertificate:
+    """One certificate row as the repository holds it (times in UTC)."""
+
+    id: int
+    serial_hex: str
+    issuer_name: str
+    kind: str
+    hierarchy: str
+    role_code: int | None
+    entity_id: str | None
+    key_usage: str
+    subject_der: bytes
+    not_before: datetime
+    not_after: datetime
+    status: str
+    public_key_sha256: str
+    der: bytes
+    subscriber: str | None
+    issued_at: datetime
+    intent_id: int | None
+    change_seq: int | None
+    changed_at: datetime | None
+
+
+# The columns of StoredCertificate, in its field order: select(*CERTIFICATE_COLUMNS) reads one.
+CERTIFICATE_COLUMNS = tuple(getattr(CertificateRecord, f.name) for f in fields(StoredCertificate))
+
+
+def select_certificates() -> Select[Any]:
+    """``SELECT`` of the columns of :class:`StoredCertificate` (other stores add their conditions)."""
+    return select(*CERTIFICATE_COLUMNS)
+
+
+def stored_certificate(row: Sequence[Any]) -> StoredCertificate:
+    """The value of one row of :func:`select_certificates`."""
+    (cid, serial, issuer, kind, hierarchy, role, entity, usage, subject, not_before, not_after, status,
+     sha, der, subscriber, issued_at, intent_id, change_seq, changed_at) = row  # fmt: skip
+    return StoredCertificate(
+        cid, serial, issuer, kind, hierarchy, role, entity, usage, subject, utc(not_before), utc(not_after),
+        status, sha, der, subscriber, utc(issued_at), intent_id, change_seq, utc_or_none(changed_at),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One issuance intent: a serial reserved for a certificate, and what became of it."""
+
+    id: int
+    serial_hex: str
+    issuer_name: str
+    kind: str
+    state: str
+    actor: str
+    reason: str | None
+    reserved_at: datetime
+    finished_at: datetime | None
+
+
+_INTENT_COLUMNS = tuple(getattr(IssuanceIntent, f.name) for f in fields(Intent))
+
+
+def _intent(row: Sequence[Any]) -> Intent:
+    iid, serial, issuer, kind, state, actor, reason, reserved_at, finished_at = row
+    return Intent(iid, serial, issuer, kind, state, actor, reason, utc(reserved_at), utc_or_none(finished_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """A CA this system operates: name, kind, where its key lives, which certificate it holds.
+
+    Written inactive by the key ceremony and switched on with the ceremony's other records
+    (:func:`activate_ceremony`); a later ceremony retires it (:func:`retire_hierarchy`), nothing is deleted.
+    """
+
+    name: str
+    kind: str
+    hierarchy: str
+    key_label: str
+    backend: str
+    certificate_serial: str
+    contingency_key_label: str | None
+    contingency_symmetric_key_label: str | None
+    active: bool
+    ceremony: str
+    created_at: datetime
+
+
+_AUTHORITY_COLUMNS = tuple(getattr(CertificateAuthorityRecord, f.name) for f in fields(Authority))
+
+
+def _authority(row: Sequence[Any]) -> Authority:
+    values = list(row)
+    values[-1] = utc(values[-1])
+    values[8] = bool(values[8])
+    return Authority(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A DCC commissioning certificate of L3.23(e)-(i) whose private key this system holds."""
+
+    name: str
+    paragraph: str
+    title: str
+    certificate_id: int
+    key_label: str
+    backend: str
+    active: bool
+    ceremony: str
+
+
+_CREDENTIAL_COLUMNS = tuple(getattr(CommissioningCredential, f.name) for f in fields(Credential))
 
 
 def reserve_serials(
@@ -122,15 +245,15 @@ def finish_intents(
     return moved
 
 
-def reserved_before(tx: Transaction, cutoff: datetime) -> list[IssuanceIntent]:
+def reserved_before(tx: Transaction, cutoff: datetime) -> list[Intent]:
     """Intents still ``reserved`` that were reserved before ``cutoff``, oldest first."""
     session = session_of(tx)
     stmt = (
-        select(IssuanceIntent)
+        select(*_INTENT_COLUMNS)
         .where(IssuanceIntent.state == RESERVED, IssuanceIntent.reserved_at < cutoff)
         .order_by(IssuanceIntent.id)
     )
-    return list(session.execute(stmt).scalars())
+    return [_intent(row) for row in session.execute(stmt)]
 
 
 def serial_is(serial_hex: str, issuer_name: str | None = None) -> ColumnElement[bool]:
@@ -213,24 +336,25 @@ def public_key_in_family(tx: Transaction, public_key_sha256: str, hierarchy: str
 
 def certificates_with_public_key(
     tx: Transaction, public_key_sha256: str, hierarchy: str | None = None
-) -> list[CertificateRecord]:
+) -> list[StoredCertificate]:
     """Every certificate carrying the key (optionally within one hierarchy), oldest first."""
     session = session_of(tx)
     # Always through ix_certificates_hierarchy_public_key (the key alone is not indexed, see 0007).
     hierarchies = [hierarchy] if hierarchy is not None else list(HIERARCHIES)
-    stmt = select(CertificateRecord).where(
+    stmt = select_certificates().where(
         CertificateRecord.hierarchy.in_(hierarchies), CertificateRecord.public_key_sha256 == public_key_sha256
     )
-    return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
+    return [stored_certificate(row) for row in session.execute(stmt.order_by(CertificateRecord.id))]
 
 
 def certificate_by_serial(
     tx: Transaction, serial_hex: str, issuer_name: str | None = None
-) -> CertificateRecord | None:
+) -> StoredCertificate | None:
     """The certificate with this serial (upper-case hex), optionally from one issuer."""
     session = session_of(tx)
-    stmt = select(CertificateRecord).where(serial_is(serial_hex.upper(), issuer_name))
-    return session.execute(stmt.order_by(CertificateRecord.id).limit(1)).scalar_one_or_none()
+    stmt = select_certificates().where(serial_is(serial_hex.upper(), issuer_name))
+    row = session.execute(stmt.order_by(CertificateRecord.id).limit(1)).one_or_none()
+    return stored_certificate(row) if row is not None else None
 
 
 def certificate_statuses(
@@ -251,71 +375,79 @@ def certificate_statuses(
 
 def certificates_by_entity_id(
     tx: Transaction, entity_id_compact: str, *, kind: str | None = None, key_usage: str | None = None
-) -> list[CertificateRecord]:
+) -> list[StoredCertificate]:
     """Certificates whose subject (or device SAN) is this EUI-64, oldest first."""
     session = session_of(tx)
-    stmt = select(CertificateRecord).where(CertificateRecord.entity_id == entity_id_compact.upper())
+    stmt = select_certificates().where(CertificateRecord.entity_id == entity_id_compact.upper())
     if kind is not None:
         stmt = stmt.where(CertificateRecord.kind == kind)
     if key_usage is not None:
         stmt = stmt.where(CertificateRecord.key_usage == key_usage)
-    return list(session.execute(stmt.order_by(CertificateRecord.id)).scalars())
+    return [stored_certificate(row) for row in session.execute(stmt.order_by(CertificateRecord.id))]
 
 
-def intents(tx: Transaction, *, state: str | None = None) -> list[IssuanceIntent]:
+def intents(tx: Transaction, *, state: str | None = None) -> list[Intent]:
     """Issuance intents (optionally in one state), oldest first."""
     session = session_of(tx)
-    stmt = select(IssuanceIntent)
+    stmt = select(*_INTENT_COLUMNS)
     if state is not None:
         stmt = stmt.where(IssuanceIntent.state == state)
-    return list(session.execute(stmt.order_by(IssuanceIntent.id)).scalars())
+    return [_intent(row) for row in session.execute(stmt.order_by(IssuanceIntent.id))]
 
 
-def add_authority(tx: Transaction, record: CertificateAuthorityRecord) -> None:
-    """Insert a CA record."""
-    session = session_of(tx)
-    session.add(record)
-    session.flush()
+def add_authority(tx: Transaction, authority: Authority) -> None:
+    """Record a CA."""
+    values = {f.name: getattr(authority, f.name) for f in fields(Authority)}
+    session_of(tx).execute(insert(CertificateAuthorityRecord).values(values))
 
 
-def active_authorities(tx: Transaction) -> list[CertificateAuthorityRecord]:
+def active_authorities(tx: Transaction) -> list[Authority]:
     """The CAs in use, in creation order."""
-    session = session_of(tx)
     stmt = (
-        select(CertificateAuthorityRecord)
+        select(*_AUTHORITY_COLUMNS)
         .where(CertificateAuthorityRecord.active.is_(True))
         .order_by(CertificateAuthorityRecord.id)
     )
-    return list(session.execute(stmt).scalars())
+    return [_authority(row) for row in session_of(tx).execute(stmt)]
 
 
-def all_authorities(tx: Transaction) -> list[CertificateAuthorityRecord]:
+def all_authorities(tx: Transaction) -> list[Authority]:
     """Every CA record ever made, active and retired, in creation order."""
-    session = session_of(tx)
-    return list(
-        session.execute(select(CertificateAuthorityRecord).order_by(CertificateAuthorityRecord.id)).scalars()
-    )
+    stmt = select(*_AUTHORITY_COLUMNS).order_by(CertificateAuthorityRecord.id)
+    return [_authority(row) for row in session_of(tx).execute(stmt)]
 
 
-def add_commissioning_credential(tx: Transaction, record: CommissioningCredential) -> None:
-    """Insert a commissioning credential record."""
-    session = session_of(tx)
-    session.add(record)
-    session.flush()
+def active_authority_certificates(tx: Transaction) -> list[tuple[Authority, StoredCertificate | None]]:
+    """The CAs in use with their certificates (None where the certificate row is missing), in creation
+    order."""
+    return [
+        (authority, certificate_by_serial(tx, authority.certificate_serial))
+        for authority in active_authorities(tx)
+    ]
 
 
-def active_commissioning_credentials(
-    tx: Transaction,
-) -> list[tuple[CommissioningCredential, CertificateRecord]]:
+def add_commissioning_credential(tx: Transaction, credential: Credential) -> None:
+    """Record a commissioning credential."""
+    values = {f.name: getattr(credential, f.name) for f in fields(Credential)}
+    session_of(tx).execute(insert(CommissioningCredential).values(values))
+
+
+def active_commissioning_credentials(tx: Transaction) -> list[tuple[Credential, StoredCertificate]]:
     """The DCC's commissioning credentials in use, with their certificates, in creation order."""
     session = session_of(tx)
     stmt = (
-        select(CommissioningCredential, CertificateRecord)
+        select(*_CREDENTIAL_COLUMNS, *CERTIFICATE_COLUMNS)
         .join(CertificateRecord, CertificateRecord.id == CommissioningCredential.certificate_id)
         .where(CommissioningCredential.active.is_(True))
         .order_by(CommissioningCredential.id)
     )
-    return [(c, r) for c, r in session.execute(stmt)]
+    width = len(_CREDENTIAL_COLUMNS)
+    found = []
+    for row in session.execute(stmt):
+        credential = list(row[:width])
+        credential[6] = bool(credential[6])
+        found.append((Credential(*credential), stored_certificate(row[width:])))
+    return found
 
 
 def retire_hierarchy(tx: Transaction) -> tuple[int, int]:
@@ -362,15 +494,14 @@ def activate_ceremony(tx: Transaction, ceremony: str) -> tuple[int, int]:
     return cas, creds
 
 
-def certificate_by_id(tx: Transaction, certificate_id: int) -> CertificateRecord | None:
-    """The certificate row with this id."""
-    session = session_of(tx)
-    return session.get(CertificateRecord, certificate_id)
+def certificate_by_id(tx: Transaction, certificate_id: int) -> StoredCertificate | None:
+    """The certificate with this id."""
+    stmt = select_certificates().where(CertificateRecord.id == certificate_id)
+    row = session_of(tx).execute(stmt).one_or_none()
+    return stored_certificate(row) if row is not None else None
 
 
 def count_certificates(tx: Transaction) -> int:
     """How many certificates are recorded."""
     session = session_of(tx)
-    from sqlalchemy import func
-
     return int(session.execute(select(func.count()).select_from(CertificateRecord)).scalar_one())

@@ -1,4 +1,4 @@
-"""Tables of the certificate authorities: issued certificates, issuance intents, CA records.
+"""Tables of the certificate authorities: issued certificates, issuance intents, CA records, CRLs.
 
 A certificate row is the SMKI Repository's copy of a certificate (L3.22 lodging, repository search,
 revocation). An issuance intent is written and committed before anything is signed, so a serial once
@@ -122,3 +122,21 @@ class CommissioningCredential(Base):
     backend: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, index=True)
     ceremony: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+class CrlPublicationRecord(Base):
+    """One CRL or ARL a CA issued: its number (monotonic per CA), dates and, for the latest, its DER."""
+
+    __tablename__ = "crl_publications"
+    __table_args__ = (UniqueConstraint("ca_name", "crl_number", name="uq_crl_publications_ca_name"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    ca_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    ca_kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    crl_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    this_update: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    next_update: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    entries: Mapped[int] = mapped_column(Integer, nullable=False)
+    der: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -1,38 +1,28 @@
 """Database access for the SMKI Repository: searches, extracts, revocation rows, change sequence, CRLs.
 
-Every function runs in the caller's session; none commits. Repository statuses are derived at query time
-from the stored status (``I``, ``N`` or ``R``) and the certificate's dates (see :func:`status_condition`),
-so expiry needs no batch job. Pagination is keyset (``id > after``), never OFFSET.
+Every function runs in the caller's transaction; none commits. Repository statuses are derived at query
+time from the stored status (``I``, ``N`` or ``R``) and the certificate's dates (see
+:func:`status_condition`), so expiry needs no batch job. Pagination is keyset (``id > after``), never
+OFFSET. Reads return frozen values built straight from the selected columns (:class:`RepositoryEntry`,
+:class:`RevokedCertificate`, :class:`CrlPublication`); nothing here hands out an ORM row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    DateTime,
-    Integer,
-    LargeBinary,
-    Select,
-    String,
-    UniqueConstraint,
-    and_,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ColumnElement, Select, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from smki.model.errors import StorageConflict
 from smki.storage import ca_store
-from smki.storage.base import Base
-from smki.storage.ca_tables import CertificateRecord
+from smki.storage.ca_store import StoredCertificate, utc, utc_or_none
+from smki.storage.ca_tables import CertificateRecord, CrlPublicationRecord
 from smki.storage.ra_tables import RevocationRecord
 from smki.storage.transaction import Transaction, session_of
-
-_ID = BigInteger().with_variant(Integer, "sqlite")
 
 # Stored statuses: I (issued), N (set when superseded), R (revoked). P and E are derived from dates.
 STORED_IN_USE = "I"
@@ -40,25 +30,52 @@ STORED_NOT_IN_USE = "N"
 STORED_REVOKED = "R"
 
 
-class CrlPublication(Base):
-    """One CRL or ARL a CA issued: its number (monotonic per CA), dates and, for the latest, its DER."""
+@dataclass(frozen=True, slots=True)
+class RepositoryEntry:
+    """A certificate as the SMKI Repository reports it, with its revocation if any (times in UTC).
 
-    __tablename__ = "crl_publications"
-    __table_args__ = (UniqueConstraint("ca_name", "crl_number", name="uq_crl_publications_ca_name"),)
+    ``status`` is the stored one (I, N or R); the status at a given time is derived from it and the dates.
+    """
 
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    ca_name: Mapped[str] = mapped_column(String(64), nullable=False)
-    ca_kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    crl_number: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    this_update: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    next_update: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    entries: Mapped[int] = mapped_column(Integer, nullable=False)
-    der: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    actor: Mapped[str] = mapped_column(String(200), nullable=False)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    id: int
+    serial_hex: str
+    issuer_name: str
+    kind: str
+    role_code: int | None
+    entity_id: str | None
+    key_usage: str
+    status: str
+    not_before: datetime
+    not_after: datetime
+    subscriber: str | None
+    der: bytes
+    change_seq: int | None
+    revoked_at: datetime | None
+    revocation_reason: str | None  # RFC 5280 CRLReason name, e.g. keyCompromise
 
 
-Row = tuple[CertificateRecord, RevocationRecord | None]
+@dataclass(frozen=True, slots=True)
+class RevokedCertificate:
+    """One entry of a CA's next CRL or ARL: a revoked certificate's serial, when and why (if recorded)."""
+
+    serial_hex: str
+    revoked_at: datetime
+    reason_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CrlPublication:
+    """One CRL or ARL a CA published: its cRLNumber, dates, entry count and (for the latest) its DER."""
+
+    ca_name: str
+    ca_kind: str
+    crl_number: int
+    this_update: datetime
+    next_update: datetime
+    entries: int
+    der: bytes | None
+    actor: str
+    published_at: datetime
 
 
 # --- statuses ------------------------------------------------------------------------------------------
@@ -91,18 +108,38 @@ def status_condition(status: str, now: datetime, *, dates_first: bool = False) -
 
 # --- reads ---------------------------------------------------------------------------------------------
 
+_c = CertificateRecord
+_r = RevocationRecord
+_ENTRY_COLUMNS: tuple[Any, ...] = (
+    _c.id, _c.serial_hex, _c.issuer_name, _c.kind, _c.role_code, _c.entity_id, _c.key_usage, _c.status,
+    _c.not_before, _c.not_after, _c.subscriber, _c.der, _c.change_seq, _r.revoked_at, _r.reason_code,
+)  # fmt: skip
 
-def _with_revocation() -> Select[CertificateRecord, RevocationRecord]:
-    return select(CertificateRecord, RevocationRecord).outerjoin(
-        RevocationRecord, RevocationRecord.certificate_id == CertificateRecord.id
-    )
+
+def _with_revocation() -> Select[Any]:
+    return select(*_ENTRY_COLUMNS).outerjoin(_r, _r.certificate_id == _c.id)
 
 
-def by_serial(tx: Transaction, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
-    """Certificates with this serial (upper-case hex), optionally from one issuer, oldest first."""
+def _entry(row: Sequence[Any]) -> RepositoryEntry:
+    """The value of one row of :func:`_with_revocation`, built positionally (cheap per row: extracts)."""
+    (cid, serial, issuer, kind, role, entity, usage, status, not_before, not_after, subscriber, der,
+     change_seq, revoked_at, reason) = row  # fmt: skip
+    return RepositoryEntry(
+        cid, serial, issuer, kind, role, entity, usage, status, utc(not_before), utc(not_after), subscriber,
+        der, change_seq, utc_or_none(revoked_at), reason,
+    )  # fmt: skip
+
+
+def _entries(rows: Iterable[Sequence[Any]]) -> list[RepositoryEntry]:
+    return [_entry(row) for row in rows]
+
+
+def by_serial(tx: Transaction, serial_hex: str, issuer_name: str | None = None) -> list[RepositoryEntry]:
+    """Certificates with this serial (upper-case hex), optionally from one issuer, oldest first (at most
+    two: enough to tell a unique serial from an ambiguous one)."""
     session = session_of(tx)
     stmt = _with_revocation().where(ca_store.serial_is(serial_hex, issuer_name))
-    return [(c, r) for c, r in session.execute(stmt.order_by(CertificateRecord.id).limit(2))]
+    return _entries(session.execute(stmt.order_by(_c.id).limit(2)))
 
 
 def search(
@@ -117,7 +154,7 @@ def search(
     kind: str | None = None,
     after_id: int | None = None,
     limit: int = 100,
-) -> list[Row]:
+) -> list[RepositoryEntry]:
     """One page of certificates matching every given filter, in id order after ``after_id``."""
     session = session_of(tx)
     c = CertificateRecord
@@ -137,14 +174,14 @@ def search(
         stmt = stmt.where(c.kind == kind)
     if after_id is not None:
         stmt = stmt.where(c.id > after_id)
-    return [(cert, rev) for cert, rev in session.execute(stmt.order_by(c.id).limit(limit))]
+    return _entries(session.execute(stmt.order_by(c.id).limit(limit)))
 
 
-def batch_by_id(tx: Transaction, *, after_id: int, limit: int) -> list[Row]:
+def batch_by_id(tx: Transaction, *, after_id: int, limit: int) -> list[RepositoryEntry]:
     """The next ``limit`` certificates after ``after_id`` in id order (full extract)."""
     session = session_of(tx)
-    stmt = _with_revocation().where(CertificateRecord.id > after_id)
-    return [(c, r) for c, r in session.execute(stmt.order_by(CertificateRecord.id).limit(limit))]
+    stmt = _with_revocation().where(_c.id > after_id)
+    return _entries(session.execute(stmt.order_by(_c.id).limit(limit)))
 
 
 def batch_by_change(
@@ -154,14 +191,14 @@ def batch_by_change(
     up_to_seq: int,
     limit: int,
     since_time: datetime | None = None,
-) -> list[Row]:
+) -> list[RepositoryEntry]:
     """The next certificates changed after ``after_seq`` (and at or before ``up_to_seq``), by change."""
     session = session_of(tx)
     c = CertificateRecord
     stmt = _with_revocation().where(c.change_seq > after_seq, c.change_seq <= up_to_seq)
     if since_time is not None:
         stmt = stmt.where(c.changed_at >= since_time)
-    return [(cert, rev) for cert, rev in session.execute(stmt.order_by(c.change_seq).limit(limit))]
+    return _entries(session.execute(stmt.order_by(c.change_seq).limit(limit)))
 
 
 def max_change_seq(tx: Transaction) -> int:
@@ -199,49 +236,57 @@ def set_changes(tx: Transaction, changes: Sequence[tuple[int, int]], *, at: date
     )
 
 
-def lock_for_revocation(tx: Transaction, serial_hex: str, issuer_name: str | None = None) -> list[Row]:
-    """Like :func:`by_serial` but locking the certificate rows (PostgreSQL; SQLite writers are serial)."""
+def lock_for_revocation(
+    tx: Transaction, serial_hex: str, issuer_name: str | None = None
+) -> list[StoredCertificate]:
+    """The certificates with this serial (at most two), their rows locked for the rest of the transaction
+    (PostgreSQL; SQLite writers are serial)."""
     session = session_of(tx)
-    stmt = select(CertificateRecord).where(ca_store.serial_is(serial_hex, issuer_name))
-    certs = list(session.execute(stmt.order_by(CertificateRecord.id).limit(2).with_for_update()).scalars())
-    return [(cert, revocation_of(tx, cert.id)) for cert in certs]
-
-
-def revocation_of(tx: Transaction, certificate_id: int) -> RevocationRecord | None:
-    """The revocation row of a certificate, if it was revoked."""
-    session = session_of(tx)
-    stmt = select(RevocationRecord).where(RevocationRecord.certificate_id == certificate_id)
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = ca_store.select_certificates().where(ca_store.serial_is(serial_hex, issuer_name))
+    rows = session.execute(stmt.order_by(CertificateRecord.id).limit(2).with_for_update())
+    return [ca_store.stored_certificate(row) for row in rows]
 
 
 def add_revocation(
     tx: Transaction,
-    certificate: CertificateRecord,
+    certificate_id: int,
     *,
     reason_code: str,
     reason: str,
     clause: str,
     actor: str,
     at: datetime,
-) -> RevocationRecord:
-    """Mark the certificate revoked (status R) and write its revocation row."""
+) -> None:
+    """Mark the certificate revoked (status R) and write its revocation row.
+
+    StorageConflict (``revocation.conflict``) when the certificate is missing or already revoked (the
+    caller checked it on the locked row, so only a writer that ignores the lock gets here).
+    """
     session = session_of(tx)
-    certificate.status = STORED_REVOKED
-    record = RevocationRecord(
-        certificate_id=certificate.id,
-        reason=reason[:200],
-        reason_code=reason_code,
-        clause=clause,
-        actor=actor[:200],
-        revoked_at=at,
+    result = session.execute(
+        update(CertificateRecord)
+        .where(CertificateRecord.id == certificate_id, CertificateRecord.status != STORED_REVOKED)
+        .values(status=STORED_REVOKED)
+        .execution_options(synchronize_session=False)
     )
-    session.add(record)
-    session.flush()
-    return record
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        raise StorageConflict(
+            "revocation.conflict", "The certificate was revoked by another request at the same time."
+        )
+    session.execute(
+        insert(RevocationRecord).values(
+            certificate_id=certificate_id,
+            reason=reason[:200],
+            reason_code=reason_code,
+            clause=clause,
+            actor=actor[:200],
+            revoked_at=at,
+        )
+    )
 
 
-def revoked_by_issuer(tx: Transaction, issuer_name: str) -> list[tuple[str, datetime, str | None]]:
-    """``(serial_hex, revoked_at, reason_code)`` of every revoked certificate the CA issued."""
+def revoked_by_issuer(tx: Transaction, issuer_name: str) -> list[RevokedCertificate]:
+    """Every revoked certificate the CA issued, in id order (a CRL's or ARL's entries)."""
     session = session_of(tx)
     c = CertificateRecord
     stmt = (
@@ -253,50 +298,83 @@ def revoked_by_issuer(tx: Transaction, issuer_name: str) -> list[tuple[str, date
         .order_by(c.id)
     )
     return [
-        (serial, revoked_at or changed_at or issued_at, code)
+        RevokedCertificate(serial, utc(revoked_at or changed_at or issued_at), code)
         for serial, revoked_at, code, changed_at, issued_at in session.execute(stmt)
     ]
 
 
+def revoked_count(tx: Transaction, issuer_name: str) -> int:
+    """How many certificates the CA issued are revoked."""
+    session = session_of(tx)
+    c = CertificateRecord
+    stmt = select(func.count()).select_from(c).where(c.issuer_name == issuer_name, c.status == STORED_REVOKED)
+    return int(session.execute(stmt).scalar_one())
+
+
 # --- CRLs ----------------------------------------------------------------------------------------------
 
+_p = CrlPublicationRecord
 
-def latest_crl(tx: Transaction, ca_name: str) -> CrlPublication | None:
-    """The newest CRL/ARL of a CA (highest cRLNumber)."""
+
+def latest_crl(tx: Transaction, ca_name: str, *, with_der: bool = True) -> CrlPublication | None:
+    """The newest CRL/ARL of a CA (highest cRLNumber); ``with_der=False`` leaves its DER unread (None)."""
     session = session_of(tx)
-    stmt = (
-        select(CrlPublication)
-        .where(CrlPublication.ca_name == ca_name)
-        .order_by(CrlPublication.crl_number.desc())
-        .limit(1)
+    columns: list[Any] = [_p.ca_name, _p.ca_kind, _p.crl_number, _p.this_update, _p.next_update]
+    columns += [_p.entries, _p.actor, _p.published_at] + ([_p.der] if with_der else [])
+    stmt = select(*columns).where(_p.ca_name == ca_name).order_by(_p.crl_number.desc()).limit(1)
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    return CrlPublication(
+        ca_name=row[0],
+        ca_kind=row[1],
+        crl_number=int(row[2]),
+        this_update=utc(row[3]),
+        next_update=utc(row[4]),
+        entries=int(row[5]),
+        der=row[8] if with_der else None,
+        actor=row[6],
+        published_at=utc(row[7]),
     )
-    return session.execute(stmt).scalar_one_or_none()
 
 
 def last_crl_number(tx: Transaction, ca_name: str) -> int:
     """The highest cRLNumber the CA has used (0 when it has published none)."""
     session = session_of(tx)
-    stmt = select(func.coalesce(func.max(CrlPublication.crl_number), 0)).where(
-        CrlPublication.ca_name == ca_name
-    )
+    stmt = select(func.coalesce(func.max(_p.crl_number), 0)).where(_p.ca_name == ca_name)
     return int(session.execute(stmt).scalar_one())
 
 
-def add_crl(tx: Transaction, record: CrlPublication) -> None:
-    """Insert a publication and drop the DER of the CA's older ones (only the latest is served).
+def add_crl(tx: Transaction, publication: CrlPublication) -> None:
+    """Record a publication and drop the DER of the CA's older ones (only the latest is served).
 
-    Raises IntegrityError when another process took the same cRLNumber (the caller retries).
+    StorageConflict (``crl.number_taken``) when another process took the same cRLNumber: the caller's
+    transaction is then unusable; the caller rolls it back and tries again with the next number.
     """
     session = session_of(tx)
-    session.add(record)
-    session.flush()
-    session.execute(
-        update(CrlPublication)
-        .where(
-            CrlPublication.ca_name == record.ca_name,
-            CrlPublication.crl_number < record.crl_number,
-            CrlPublication.der.is_not(None),
+    try:
+        session.execute(
+            insert(_p).values(
+                ca_name=publication.ca_name,
+                ca_kind=publication.ca_kind,
+                crl_number=publication.crl_number,
+                this_update=publication.this_update,
+                next_update=publication.next_update,
+                entries=publication.entries,
+                der=publication.der,
+                actor=publication.actor,
+                published_at=publication.published_at,
+            )
         )
+    except IntegrityError:
+        raise StorageConflict(
+            "crl.number_taken",
+            f"The cRLNumber {publication.crl_number} of {publication.ca_name} was taken by another "
+            "publication at the same time.",
+        ) from None
+    session.execute(
+        update(_p)
+        .where(_p.ca_name == publication.ca_name, _p.crl_number < publication.crl_number, _p.der.is_not(None))
         .values(der=None)
     )
 
@@ -329,11 +407,3 @@ def canonical_serial(text: str) -> str:
         )
     digits = f"{value:X}"
     return digits.zfill(len(digits) + len(digits) % 2)
-
-
-def revoked_count(tx: Transaction, issuer_name: str) -> int:
-    """How many certificates the CA issued are revoked."""
-    session = session_of(tx)
-    c = CertificateRecord
-    stmt = select(func.count()).select_from(c).where(c.issuer_name == issuer_name, c.status == STORED_REVOKED)
-    return int(session.execute(stmt).scalar_one())
