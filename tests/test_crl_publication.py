@@ -343,7 +343,7 @@ def test_cli_repo_revoke_and_crl_commands(kind: str, tmp_path: Path, database_ur
     assert cli("repo", "get", serial, "--pem").startswith("-----BEGIN CERTIFICATE-----")
     err = cli("repo", "get", "7F" * 16, code=2)
     assert "(repository.not_found)" in err and err.count("\n") == 1
-    assert "(repository.bad_status)" in cli("repo", "search", "--status", "X", code=2)
+    assert "(certificate_status.unknown)" in cli("repo", "search", "--status", "X", code=2)
 
     cli("party", "register", "acme", "--name", "Acme", "--licence", "electricity-supply",
         "--id", "90-B3-D5-1F-30-01-00-00=import-supplier")  # fmt: skip

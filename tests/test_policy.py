@@ -13,7 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from smki.keys.subscriber import new_subscriber_key
 from smki.model import CertificateKind, EntityId, Hierarchy, InvalidInput, KeyUsage, PolicyRefusal, SmiStatus
 from smki.model import RemotePartyRole as R
 from smki.policy import (
@@ -44,7 +43,8 @@ from smki.policy import (
 )
 from smki.policy.parties import responsible_network_parties
 from smki.profiles.environment import DCC_TEST_ENVIRONMENT as ENV
-from smki.ra import csr_builder
+from smki.subscriber_tools import csr_builder
+from smki.subscriber_tools.key_pairs import new_subscriber_key
 
 E = EntityId.parse
 
@@ -571,7 +571,7 @@ def test_real_device_csr_with_a_broken_signature_fails_proof_of_possession(real_
     der[-5] ^= 0x01  # inside the signature's s value
     with pytest.raises(PolicyRefusal) as info:
         read_csr(bytes(der), ENV)
-    assert (info.value.code, info.value.clause) == ("csr.proof_of_possession", "Appendix A 3.2.1")
+    assert (info.value.code, info.value.clause) == ("csr.pop_invalid", "Appendix A 3.2.1")
 
 
 @pytest.mark.parametrize("usage", [KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_AGREEMENT])
@@ -617,14 +617,14 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 .subject_name(csr_builder.organisation_subject(E("0102030405060708"), R.SUPPLIER))
                 .add_extension(KU_BOTH, critical=True)
             ),
-            "csr.key_usage",
+            "ku.not_single",
         ),
         # organisation: no key usage
         (
             lambda: x509.CertificateSigningRequestBuilder().subject_name(
                 csr_builder.organisation_subject(E("0102030405060708"), R.SUPPLIER)
             ),
-            "csr.missing_extension",
+            "ku.missing",
         ),
         # organisation: an extra subject attribute
         (
@@ -640,7 +640,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 )
                 .add_extension(KU_DS, critical=True)
             ),
-            "csr.subject_attribute",
+            "subject.unexpected_attribute",
         ),
         # organisation: OU is not two hex digits
         (
@@ -656,7 +656,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 )
                 .add_extension(KU_DS, critical=True)
             ),
-            "csr.subject_role",
+            "subject.ou_not_hex",
         ),
         # organisation: no x500UniqueIdentifier
         (
@@ -665,7 +665,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "02")]))
                 .add_extension(KU_DS, critical=True)
             ),
-            "csr.subject_unique_id",
+            "subject.eui_missing",
         ),
         # organisation: an extension the profile does not allow
         (
@@ -684,7 +684,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 .subject_name(x509.Name([]))
                 .add_extension(KU_DS, critical=True)
             ),
-            "csr.missing_extension",
+            "san.missing",
         ),
         # device: non-critical KU
         (
@@ -694,7 +694,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 .add_extension(KU_DS, critical=False)
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName("meter.example")]), critical=True)
             ),
-            "csr.extension_not_critical",
+            "ku.not_critical",
         ),
         # device: SAN without hardwareModuleName
         (
@@ -704,7 +704,7 @@ KU_BOTH = x509.KeyUsage(True, False, False, False, True, False, False, False, Fa
                 .add_extension(KU_DS, critical=True)
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName("meter.example")]), critical=True)
             ),
-            "csr.device_san",
+            "san.not_single",
         ),
     ],
 )
@@ -722,7 +722,7 @@ def test_device_csr_with_a_foreign_hw_type_is_refused() -> None:
     csr, _ = csr_builder.device_csr(E("0102030405060708"), KeyUsage.DIGITAL_SIGNATURE, other_env)
     with pytest.raises(PolicyRefusal) as info:
         read_csr(csr_builder.csr_pem(csr), ENV)
-    assert info.value.code == "csr.device_hw_type"
+    assert info.value.code == "san.hw_type"
 
 
 def test_garbage_and_certificates_are_invalid_input(real_certs: Path) -> None:

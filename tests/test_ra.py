@@ -54,9 +54,10 @@ from smki.policy import (
 from smki.policy.eligibility import OCA_ROLES
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import lint
-from smki.ra import csr_builder, parties, subscribers
+from smki.ra import parties, subscribers
 from smki.ra.authority import CertificateRequest, RegistrationAuthority
 from smki.storage import Database, audit_store, ca_store, ra_store
+from smki.subscriber_tools import csr_builder
 
 ENV = PkiEnvironment()
 E = EntityId.parse
@@ -212,7 +213,7 @@ def test_l3_18_row_eligible_party_gets_its_certificate(
             world.ra.submit(
                 org_csr(eui, role), party_id=party_id, actor=party_id, dcc_live_system=_system_for(role)
             )
-        assert refused(info) == ("eligibility.organisation.oca_role", "L3.19")
+        assert refused(info) == ("subject.ca_role", "L3.19")  # the CSR rule (lint's), before eligibility
         with world.db.read_session() as s:
             held = [r for r in ca_store.all_authorities(s) if r.kind == OCA_ROLES[role].value]
             assert held and held[0].active
@@ -239,6 +240,15 @@ def test_l3_18_row_wrong_party_role_or_subject_unique_id_refused(
     world: World, role: RemotePartyRole, party_id: str, subject: str
 ) -> None:
     system = _system_for(role)
+    if role in OCA_ROLES:
+        # root / issuingAuthority: the CSR rule (lint's subject.ca_role, L3.19) refuses before eligibility
+        for requester, eui in (("other", IDS["other"]), ("dcc", DCC_ID)):
+            with pytest.raises(PolicyRefusal) as info:
+                world.ra.submit(
+                    org_csr(eui, role), party_id=requester, actor=requester, dcc_live_system=system
+                )
+            assert refused(info) == ("subject.ca_role", "L3.19")
+        return
     if party_id == "dcc":
         # (b): a Party that is not the DCC, with its own identifier, is not identified with a DCC role
         with pytest.raises(PolicyRefusal) as info:
@@ -365,7 +375,10 @@ def test_real_shaped_device_csr_accepted_and_certificate_lints_clean(world: Worl
     # the real CSR itself: parsed, proof of possession verified, and checked all the way to eligibility
     decision = world.ra.check(
         CertificateRequest(
-            real, "elec", device_type=DeviceType.ELECTRICITY_SMART_METER, smi_status=SmiStatus.PENDING
+            csr=real,
+            party_id="elec",
+            device_type=DeviceType.ELECTRICITY_SMART_METER,
+            smi_status=SmiStatus.PENDING,
         )
     )
     assert decision.facts.entity_id == E("00DB1234567890A0")
@@ -530,7 +543,10 @@ def test_mp261_dcc_key_reuse_with_pma_approval_is_accepted_with_17_years(
 ) -> None:
     _, reference, key = _reuse_approved(world, role)
     request = CertificateRequest(
-        org_csr(DCC_ID, role, key=key), "dcc", dcc_live_system=_system_for(role), approval_reference=reference
+        csr=org_csr(DCC_ID, role, key=key),
+        party_id="dcc",
+        dcc_live_system=_system_for(role),
+        approval_reference=reference,
     )
     decision = world.ra.check(request)
     assert decision.key_decision is KeyDecision.REUSE_NEEDS_PMA_APPROVAL
@@ -544,7 +560,9 @@ def test_mp261_dcc_key_reuse_with_pma_approval_is_accepted_with_17_years(
     with pytest.raises(PolicyRefusal) as info:
         world.ra.check(
             CertificateRequest(
-                org_csr(IDS["elec-import"], R.SUPPLIER, key=key), "elec", approval_reference=reference
+                csr=org_csr(IDS["elec-import"], R.SUPPLIER, key=key),
+                party_id="elec",
+                approval_reference=reference,
             )
         )
     assert refused(info) == ("csr.duplicate_public_key", "L11.4(b)")
@@ -627,8 +645,8 @@ def test_organisation_validity_other_than_10_years_needs_pma_approval(world: Wor
     approve(db, meeting, ids, decision.reference)
     aligned = world.ra.check(
         CertificateRequest(
-            org_csr(DCC_ID, R.WAN_PROVIDER),
-            "dcc",
+            csr=org_csr(DCC_ID, R.WAN_PROVIDER),
+            party_id="dcc",
             dcc_live_system=system,
             approval_reference=decision.reference,
         )
@@ -695,7 +713,7 @@ def test_subscriber_that_ceases_to_be_authorised_has_its_organisation_certificat
     )
     assert ceased.status is SubscriberStatus.CEASED and ceased.clause == "L3.13(b)"
     assert sorted(ceased.revoked_serials) == sorted(c.serial_hex for c in org)
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         for cert in org:
             row = ca_store.certificate_by_serial(s, cert.serial_hex)
             assert row is not None and row.status == CertificateStatus.REVOKED.value
@@ -704,7 +722,7 @@ def test_subscriber_that_ceases_to_be_authorised_has_its_organisation_certificat
         for other in (device, elec):  # the Device Certificate and other subscribers' certificates stay
             row = ca_store.certificate_by_serial(s, other.serial_hex)
             assert row is not None and row.status != CertificateStatus.REVOKED.value
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         entries = audit_store.entries_for_object(
             s, "certificate", f"{org[0].issuer_name}/{org[0].serial_hex}"
         )
@@ -752,7 +770,7 @@ def test_application_refusal_referral_and_new_application_are_stored_and_audited
         db, "newco", Hierarchy.ORGANISATION, SubscriberEvent.DCC_AUTHORISES, actor="dcc-ra"
     )
     assert done.status is SubscriberStatus.AUTHORISED
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         actions = [e.action for e in audit_store.entries_for_object(s, "ra.subscriber", "newco/organisation")]
     assert actions == [
         "ra.subscriber.apply",
@@ -787,7 +805,9 @@ def test_party_register_refuses_shared_identifiers_and_unnominated_rdps(world: W
 def test_submit_many_issues_a_batch_and_refuses_all_of_it_for_one_bad_request(world: World) -> None:
     euis = [EntityId((0x00DB000000000000 + i).to_bytes(8, "big")) for i in range(20)]
     batch = [
-        CertificateRequest(device_csr(e, usage), "elec", device_type=DeviceType.ELECTRICITY_SMART_METER)
+        CertificateRequest(
+            csr=device_csr(e, usage), party_id="elec", device_type=DeviceType.ELECTRICITY_SMART_METER
+        )
         for e in euis
         for usage in (KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_AGREEMENT)
     ]
@@ -798,21 +818,21 @@ def test_submit_many_issues_a_batch_and_refuses_all_of_it_for_one_bad_request(wo
     key = ec.generate_private_key(ec.SECP256R1())
     dup = [
         CertificateRequest(
-            csr_builder.csr_pem(
+            csr=csr_builder.csr_pem(
                 csr_builder.device_csr(
                     E("00-DB-00-00-00-00-01-00"), KeyUsage.DIGITAL_SIGNATURE, ENV, key=key
                 )[0]
             ),
-            "elec",
+            party_id="elec",
             device_type=DeviceType.ELECTRICITY_SMART_METER,
         ),
         CertificateRequest(
-            csr_builder.csr_pem(
+            csr=csr_builder.csr_pem(
                 csr_builder.device_csr(
                     E("00-DB-00-00-00-00-01-01"), KeyUsage.DIGITAL_SIGNATURE, ENV, key=key
                 )[0]
             ),
-            "elec",
+            party_id="elec",
             device_type=DeviceType.ELECTRICITY_SMART_METER,
         ),
     ]

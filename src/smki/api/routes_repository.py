@@ -70,26 +70,6 @@ def certificate_view(
     return repository.get_certificate(db, serial_hex, issuer_name=issuer_name)
 
 
-def _status(text: str) -> CertificateStatus:
-    key = text.strip().upper()
-    for status in CertificateStatus:
-        if key in (status.value, status.name):
-            return status
-    raise InvalidInput(
-        "search.bad_status",
-        "A status is P (pending), I (in use), N (not in use), E (expired) or R (revoked).",
-    )
-
-
-def _kind(text: str) -> CertificateKind:
-    try:
-        return CertificateKind(text.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            "search.bad_kind", "A kind is one of " + ", ".join(k.value for k in CertificateKind) + "."
-        ) from None
-
-
 @router.get("/certificates", responses=ERRORS)
 def search_certificates(
     request: Request,
@@ -109,9 +89,9 @@ def search_certificates(
         entity_id=EntityId.parse(eui) if eui is not None else None,
         key_usage=KeyUsage.parse(usage) if usage is not None else None,
         role=RemotePartyRole.parse(role) if role is not None else None,
-        status=_status(status) if status is not None else None,
+        status=CertificateStatus.parse(status) if status is not None else None,
         issuer_name=parse_ca_name(issuer) if issuer is not None else None,
-        kind=_kind(kind) if kind is not None else None,
+        kind=CertificateKind.parse(kind) if kind is not None else None,
         limit=limit,
         after=after,
     )

@@ -30,8 +30,7 @@ from smki.api.routes_repository import certificate_view, parse_serial
 from smki.ca.issuance import IssuedCertificate
 from smki.ca.revocation import parse_reason
 from smki.keys import open_backend
-from smki.model import CertificateKind, Hierarchy, InvalidInput, SmiStatus, SmkiError
-from smki.policy.eligibility import DeviceType
+from smki.model import CertificateKind, DeviceType, Hierarchy, InvalidInput, SmiStatus, SmkiError
 from smki.ra import RegistrationAuthority, home_live_systems
 from smki.ra.batch import BatchIssuer
 from smki.ra.revocation import request_revocation
@@ -191,19 +190,11 @@ def _json(data: bytes) -> Any:
 
 
 def _smi_status(text: str | None) -> SmiStatus | None:
-    if text is None:
-        return None
-    try:
-        return SmiStatus(text.strip().lower().replace("-", " "))
-    except ValueError:
-        raise InvalidInput(
-            "request.bad_smi_status",
-            "The SMI Status is one of " + ", ".join(s.value for s in SmiStatus) + ".",
-        ) from None
+    return SmiStatus.parse(text) if text is not None else None  # smi_status.unknown, as the CLI
 
 
 def _device_type(text: str | None) -> DeviceType | None:
-    return DeviceType.parse(text) if text else None
+    return DeviceType.parse(text) if text else None  # device_type.unknown, as the CLI
 
 
 def issued_json(issued: IssuedCertificate, request: Request) -> dict[str, Any]:

@@ -77,13 +77,13 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from smki import ca
-        from smki.policy.eligibility import DeviceType
+        from smki.model import DeviceType
         from smki.ra.batch import BatchIssuer
         from smki.settings import resolve_home
 
         try:
             sources = _sources(source)
-            status = SmiStatus(smi_status.strip().lower().replace("-", " ")) if smi_status else None
+            status = SmiStatus.parse(smi_status) if smi_status else None  # as the API and request submit
             kind = DeviceType.parse(device_type) if device_type else None
             resolved = resolve_home(home)
             db = open_database(resolved)
@@ -95,8 +95,6 @@ def register(app: typer.Typer) -> None:
                 chunk_size=chunk_size,
                 key_backend=keys,
             )
-        except ValueError:
-            raise exit_with(InvalidInput("request.bad_smi_status", "Unknown SMI Status.")) from None
         except SmkiError as exc:
             raise exit_with(exc) from None
         issued = refused = 0

@@ -75,25 +75,14 @@ def repo_search(
         CertificateKind,
         CertificateStatus,
         EntityId,
-        InvalidInput,
         KeyUsage,
         RemotePartyRole,
     )
 
     try:
-        try:
-            wanted_status = CertificateStatus(status.strip().upper()) if status is not None else None
-        except ValueError:
-            raise InvalidInput(
-                "repository.bad_status", f"'{status}' is not a status: use P, I, N, E or R."
-            ) from None
-        try:
-            wanted_kind = CertificateKind(kind.strip().lower()) if kind is not None else None
-        except ValueError:
-            names = ", ".join(k.value for k in CertificateKind)
-            raise InvalidInput(
-                "repository.bad_kind", f"'{kind}' is not a certificate kind: use {names}."
-            ) from None
+        # the model's parsers, as the API uses them (certificate_status.unknown, certificate_kind.unknown)
+        wanted_status = CertificateStatus.parse(status) if status is not None else None
+        wanted_kind = CertificateKind.parse(kind) if kind is not None else None
         page = repository.search(
             open_database(home),
             entity_id=EntityId.parse(eui) if eui is not None else None,

@@ -15,7 +15,6 @@ from typing import Any
 import typer
 
 from smki.cli.context import HOME_OPTION, exit_with, open_database
-from smki.keys.subscriber import write_subscriber_key
 from smki.model import (
     CertificateKind,
     EntityId,
@@ -25,6 +24,7 @@ from smki.model import (
     SmiStatus,
     SmkiError,
 )
+from smki.subscriber_tools.key_pairs import write_subscriber_key
 
 party_app = typer.Typer(
     help="Parties, their User IDs and RDP nominations, as the RA knows them.", no_args_is_help=True
@@ -354,20 +354,14 @@ def _request(
     not_after: str | None,
     validity_years: int | None,
 ) -> Any:
-    from smki.policy.eligibility import DeviceType
+    from smki.model import DeviceType
     from smki.ra import CertificateRequest
 
     try:
         data = csr_file.read_bytes()
     except OSError as exc:
         raise InvalidInput("request.unreadable", f"The CSR file {csr_file} cannot be read: {exc}.") from None
-    try:
-        status = SmiStatus(smi_status.strip().lower().replace("-", " ")) if smi_status else None
-    except ValueError:
-        raise InvalidInput(
-            "request.bad_smi_status",
-            "The SMI Status is one of " + ", ".join(s.value for s in SmiStatus) + ".",
-        ) from None
+    status = SmiStatus.parse(smi_status) if smi_status else None  # smi_status.unknown, as the API
     kinds = {
         "device": CertificateKind.DEVICE,
         "organisation": CertificateKind.ORGANISATION,
@@ -547,7 +541,7 @@ USAGE_OPTION = typer.Option("DS", "--usage", help="DS (digitalSignature) or KA (
 
 
 def _emit_csr(csr: Any, key: Any, key_out: Path, out: Path | None) -> None:
-    from smki.ra import csr_builder
+    from smki.subscriber_tools import csr_builder
 
     write_subscriber_key(key_out, key)
     pem = csr_builder.csr_pem(csr).decode("ascii")
@@ -569,7 +563,7 @@ def csr_organisation(
     out: Path | None = CSR_OUT_OPTION,
 ) -> None:
     """Make an Organisation Certificate request with a new P-256 key."""
-    from smki.ra import csr_builder
+    from smki.subscriber_tools import csr_builder
 
     def act() -> None:
         csr, key = csr_builder.organisation_csr(
@@ -598,8 +592,8 @@ def csr_device(
 ) -> None:
     """Make a Device Certificate request shaped like a Device's own (GBCS CS02c) with a new P-256 key."""
     from smki import ca
-    from smki.ra import csr_builder
     from smki.settings import resolve_home
+    from smki.subscriber_tools import csr_builder
 
     def act() -> None:
         env = ca.home_environment(resolve_home(home))
@@ -639,7 +633,7 @@ def csr_iki(
     out: Path | None = CSR_OUT_OPTION,
 ) -> None:
     """Make an IKI Certificate request (digitalSignature) with a new P-256 key."""
-    from smki.ra import csr_builder
+    from smki.subscriber_tools import csr_builder
 
     def act() -> None:
         csr, key = csr_builder.iki_csr(EntityId.parse(eui), common_name=cn)

@@ -1,6 +1,10 @@
 """Certificate Signing Requests: parsing, proof of possession, conformance to the profile, and L11.4-L11.4B.
 
-A CSR becomes ``CsrFacts`` (what it asks for) or a refusal naming the failed check. Pure: the RA supplies
+A CSR becomes ``CsrFacts`` (what it asks for) or a refusal naming the failed check. The checks are the
+lint rules (``profiles.lint`` with ``profiles.lint_rules``): the RA refuses a request with the code of the
+first error ``smki lint`` reports for it, and the clause ``lint_rules.refusal_clause`` gives, so the two
+cannot disagree. Only what lint cannot know is checked here: the kind the requester asked for
+(``csr.wrong_kind``) and, in ``check_duplicate_key``, the L11.4 duplicate-key rule. Pure: the RA supplies
 what the repository knows (is this key already certified in the family?) and any PMA approval.
 """
 
@@ -12,7 +16,6 @@ import enum
 import hashlib
 from dataclasses import dataclass
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,36 +28,23 @@ from smki.profiles.der import (
     TAG_SEQUENCE,
     read_tlv,
 )
-from smki.profiles.environment import HARDWARE_MODULE_NAME_OID, X500_UNIQUE_IDENTIFIER_OID, PkiEnvironment
-from smki.profiles.parse import (
-    HardwareModuleName,
-    RawStructure,
-    csr_fields,
-    load_csr,
-    raw_structure,
-    read_children,
-    read_element,
-)
+from smki.profiles.environment import PkiEnvironment
+from smki.profiles.lint import LintReport, lint
+from smki.profiles.lint_rules import POSSESSION_CLAUSE, PROFILE_CLAUSE, Severity, refusal_clause
+from smki.profiles.parse import csr_fields, load_csr
 
-ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
-ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
-COMMON_NAME = "2.5.4.3"
-ORGANIZATIONAL_UNIT_NAME = "2.5.4.11"
-KEY_USAGE = "2.5.29.15"
-SUBJECT_ALT_NAME = "2.5.29.17"
-EXTENSION_REQUEST = "1.2.840.113549.1.9.14"
-
-# Where each policy's profile and proof-of-possession method sit (RFC 3647 layout of Appendices A-C).
-PROFILE_CLAUSE = {
-    CertificateKind.DEVICE: "Appendix A Annex B",
-    CertificateKind.ORGANISATION: "Appendix B Annex B",
-    CertificateKind.IKI: "IKI Certificate Policy",
-}
-POSSESSION_CLAUSE = {
-    CertificateKind.DEVICE: "Appendix A 3.2.1",
-    CertificateKind.ORGANISATION: "Appendix B 3.2.1",
-    CertificateKind.IKI: "IKI Certificate Policy 3.2.1",
-}
+__all__ = [
+    "KEY_REUSE_ROLES",
+    "POSSESSION_CLAUSE",
+    "PROFILE_CLAUSE",
+    "CsrFacts",
+    "DeviceCsrTemplates",
+    "KeyDecision",
+    "check_duplicate_key",
+    "public_key_sha256",
+    "read_csr",
+    "refusal_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +71,10 @@ def read_csr(
 ) -> CsrFacts:
     """Parse a PEM or DER PKCS#10 request, verify its self-signature and check it against its profile.
 
-    The kind is read from the subject: empty for a Device Certificate, an OU (Remote Party Role) for an
-    Organisation Certificate, an x500UniqueIdentifier without OU for an IKI Certificate.
+    The checks are ``profiles.lint``'s: a request lint reports an error for is refused (PolicyRefusal) with
+    the code of the first error and its clause (``refusal_for``). The kind is lint's reading of the
+    subject: empty for a Device Certificate, an OU (Remote Party Role) for an Organisation Certificate, an
+    x500UniqueIdentifier without OU (or ``expected_kind`` IKI) for an IKI Certificate.
 
     With ``templates`` (a batch's cache), a Device request that is byte for byte an already accepted one
     save its key point, EUI-64 and signature is read without the full parse (see DeviceCsrTemplates);
@@ -100,23 +92,54 @@ def read_csr(
 
 
 def _read_csr(data: bytes, env: PkiEnvironment, expected_kind: CertificateKind | None) -> CsrFacts:
-    csr = load_csr(data)
-    der = csr.public_bytes(serialization.Encoding.DER)
-    raw = raw_structure(der)
-    kind = _classify(raw, expected_kind)
-    public_key = _check_key_and_possession(csr, raw, kind)
-    fields = csr_fields(csr)
+    if expected_kind is not None and expected_kind not in PROFILE_CLAUSE:
+        raise InvalidInput(
+            "csr.kind_not_requestable",
+            f"A {expected_kind.title} is made by the key ceremony, not on request.",
+        )
+    fields = csr_fields(load_csr(data))
+    report = lint(fields, env, requested_kind=expected_kind)
+    kind = report.kind
+    if kind is not None and expected_kind is not None and kind is not expected_kind:
+        raise PolicyRefusal(
+            "csr.wrong_kind",
+            f"The request has the shape of a {kind.title} request, not of a {expected_kind.title} request.",
+            PROFILE_CLAUSE[expected_kind],
+        )
+    refusal = refusal_for(report, expected_kind)
+    if refusal is not None:
+        raise refusal
+    # lint found no error, so the kind is known, the key is an uncompressed P-256 point, the key usage is
+    # DS or KA and the subject names the entity (and, for Organisation requests, the role).
+    assert kind is not None and report.key_usage is not None and report.entity_id is not None
+    public_key = fields.public_key
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
     spki = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    usage = _check_extensions(raw, kind, env)
-    if kind is CertificateKind.DEVICE:
-        entity = _device_entity(raw, fields.hardware_module_names, env)
-        return CsrFacts(kind, der, public_key, spki, hashlib.sha256(spki).hexdigest(), usage, entity)
-    entity, role, common_name = _check_subject(raw, kind)
+    device = kind is CertificateKind.DEVICE
     return CsrFacts(
-        kind, der, public_key, spki, hashlib.sha256(spki).hexdigest(), usage, entity, role, common_name
+        kind,
+        fields.der,
+        public_key,
+        spki,
+        hashlib.sha256(spki).hexdigest(),
+        report.key_usage,
+        report.entity_id,
+        None if device else report.role,
+        None if device else fields.common_name,
     )
+
+
+def refusal_for(report: LintReport, expected_kind: CertificateKind | None = None) -> PolicyRefusal | None:
+    """The RA's refusal of a request lint reported on: its first error, with that rule's clause; else None.
+
+    This is the one place a CSR check becomes a refusal, so the RA's code is the one ``smki lint`` shows.
+    """
+    first = next((f for f in report.findings if f.severity is Severity.ERROR), None)
+    if first is None:
+        return None
+    return PolicyRefusal(first.code, first.message, refusal_clause(first.code, report.kind or expected_kind))
 
 
 # A P-256 SubjectPublicKeyInfo up to the uncompressed point's 64 coordinate octets.
@@ -152,7 +175,7 @@ class DeviceCsrTemplates:
     Device CSRs of one maker differ only in the key point, the EUI-64 and the signature. A request whose
     CertificationRequestInfo is byte for byte a conforming one with another 64-octet point and another
     8-octet hwSerialNum, whose signature algorithm is ecdsa-with-SHA256 and whose DER is otherwise exact,
-    passes every profile check the full reading makes (they depend on nothing else); what is left to check
+    passes every lint rule the full reading applies (they depend on nothing else); what is left to check
     is that the point is on P-256 and that the signature verifies (proof of possession), which is done
     here. Anything else, including a failure of either check, goes to the full reading, which gives the
     refusal. See docs/decisions.md.
@@ -264,250 +287,6 @@ def _split_request(der: bytes) -> tuple[bytes, bytes] | None:
 def public_key_sha256(spki_der: bytes) -> str:
     """Hex SHA-256 of a SubjectPublicKeyInfo, the key's index in the repository."""
     return hashlib.sha256(spki_der).hexdigest()
-
-
-def _refuse(kind: CertificateKind, code: str, message: str) -> PolicyRefusal:
-    return PolicyRefusal(code, message, PROFILE_CLAUSE[kind])
-
-
-def _classify(raw: RawStructure, expected: CertificateKind | None) -> CertificateKind:
-    """Device requests have an empty subject; an OU marks an Organisation request unless IKI is asked for."""
-    if not raw.is_csr:
-        raise InvalidInput(
-            "csr.not_a_request", "The data is a certificate, not a certificate signing request."
-        )
-    if expected is not None and expected not in PROFILE_CLAUSE:
-        raise InvalidInput(
-            "csr.kind_not_requestable", f"A {expected.title} is made by the key ceremony, not on request."
-        )
-    oids = [a.oid for a in raw.subject.attributes]
-    if not oids:
-        found = CertificateKind.DEVICE
-    elif ORGANIZATIONAL_UNIT_NAME in oids and expected is not CertificateKind.IKI:
-        found = CertificateKind.ORGANISATION
-    elif X500_UNIQUE_IDENTIFIER_OID in oids:
-        found = CertificateKind.IKI
-    else:
-        raise PolicyRefusal(
-            "csr.unrecognised_subject",
-            "The request's subject matches no SMKI profile: a Device request has an empty subject, an "
-            "Organisation request an OU and an x500UniqueIdentifier.",
-            PROFILE_CLAUSE[expected or CertificateKind.ORGANISATION],
-        )
-    if expected is not None and found is not expected:
-        raise PolicyRefusal(
-            "csr.wrong_kind",
-            f"The request has the shape of a {found.title} request, not of a {expected.title} request.",
-            PROFILE_CLAUSE[expected],
-        )
-    return found
-
-
-def _check_key_and_possession(
-    csr: x509.CertificateSigningRequest, raw: RawStructure, kind: CertificateKind
-) -> ec.EllipticCurvePublicKey:
-    if raw.version != 0:
-        raise _refuse(kind, "csr.version", f"A PKCS#10 request has version 0, not {raw.version}.")
-    if raw.key_algorithm.oid != ID_EC_PUBLIC_KEY:
-        raise _refuse(
-            kind, "csr.key_not_p256", "The request's public key is not an elliptic-curve key on P-256."
-        )
-    try:
-        key = csr.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        raise _refuse(
-            kind, "csr.key_not_p256", "The request's public key cannot be read as a P-256 point."
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise _refuse(
-            kind, "csr.key_not_p256", "The request's public key is not an elliptic-curve key on P-256."
-        )
-    if raw.outer_algorithm.oid != ECDSA_WITH_SHA256:
-        raise _refuse(kind, "csr.signature_algorithm", "The request is not signed with ecdsa-with-SHA256.")
-    if not csr.is_signature_valid:
-        raise PolicyRefusal(
-            "csr.proof_of_possession",
-            "The request's self-signature does not verify, so it does not prove possession of the "
-            "private key.",
-            POSSESSION_CLAUSE[kind],
-        )
-    return key
-
-
-def _check_extensions(raw: RawStructure, kind: CertificateKind, env: PkiEnvironment) -> KeyUsage:
-    other_attrs = [oid for oid, _ in raw.attributes if oid != EXTENSION_REQUEST]
-    if other_attrs:
-        raise _refuse(
-            kind, "csr.unexpected_attribute", f"The request carries an unexpected attribute {other_attrs[0]}."
-        )
-    if any(count != 1 for oid, count in raw.attributes if oid == EXTENSION_REQUEST):
-        raise _refuse(
-            kind, "csr.extension_request", "The request's extensionRequest must hold exactly one value."
-        )
-    by_oid: dict[str, int] = {}
-    for ext in raw.extensions:
-        by_oid[ext.oid] = by_oid.get(ext.oid, 0) + 1
-    wanted = {KEY_USAGE, SUBJECT_ALT_NAME} if kind is CertificateKind.DEVICE else {KEY_USAGE}
-    for oid, count in by_oid.items():
-        if oid not in wanted:
-            raise _refuse(
-                kind,
-                "csr.unexpected_extension",
-                f"The request asks for an extension ({oid}) its profile does not allow.",
-            )
-        if count != 1:
-            raise _refuse(
-                kind, "csr.duplicate_extension", f"The request asks for the extension {oid} more than once."
-            )
-    for oid in sorted(wanted - set(by_oid)):
-        name = "keyUsage" if oid == KEY_USAGE else "subjectAltName"
-        raise _refuse(kind, "csr.missing_extension", f"The request's extensionRequest must carry {name}.")
-    if kind is CertificateKind.DEVICE:
-        for ext in raw.extensions:
-            if not ext.critical:
-                name = "keyUsage" if ext.oid == KEY_USAGE else "subjectAltName"
-                raise _refuse(
-                    kind, "csr.extension_not_critical", f"A Device request's {name} must be critical."
-                )
-    return _key_usage(raw, kind)
-
-
-def _key_usage(raw: RawStructure, kind: CertificateKind) -> KeyUsage:
-    ext = next(e for e in raw.extensions if e.oid == KEY_USAGE)
-    try:
-        value = _decode_key_usage(ext.value)
-    except ValueError:
-        raise _refuse(kind, "csr.key_usage", "The request's keyUsage cannot be decoded.") from None
-    if value == {"digital_signature"}:
-        return KeyUsage.DIGITAL_SIGNATURE
-    if value == {"key_agreement"} and kind is not CertificateKind.IKI:
-        return KeyUsage.KEY_AGREEMENT
-    allowed = "digitalSignature" if kind is CertificateKind.IKI else "digitalSignature or keyAgreement"
-    raise _refuse(
-        kind,
-        "csr.key_usage",
-        f"The request's keyUsage must be exactly one of {allowed}, "
-        f"not {', '.join(sorted(value)) or 'nothing'}.",
-    )
-
-
-_KU_BITS = (
-    "digital_signature",
-    "content_commitment",
-    "key_encipherment",
-    "data_encipherment",
-    "key_agreement",
-    "key_cert_sign",
-    "crl_sign",
-    "encipher_only",
-    "decipher_only",
-)
-
-
-def _decode_key_usage(value: bytes) -> set[str]:
-    """The keyUsage BIT STRING's set bits by name (RFC 5280 4.2.1.3)."""
-    if len(value) < 3 or value[0] != 0x03 or value[1] != len(value) - 2:
-        raise ValueError("keyUsage is not a short BIT STRING")
-    unused, bits = value[2], value[3:]
-    if unused > 7 or (not bits and unused):
-        raise ValueError("bad unused-bits count")
-    out: set[str] = set()
-    for index, name in enumerate(_KU_BITS):
-        byte, bit = divmod(index, 8)
-        if byte < len(bits) and bits[byte] & (0x80 >> bit):
-            out.add(name)
-    if len(bits) * 8 - unused > len(_KU_BITS) and any(b for b in bits[2:]):
-        out.add("unknown")
-    return out
-
-
-def _device_entity(raw: RawStructure, hmns: tuple[HardwareModuleName, ...], env: PkiEnvironment) -> EntityId:
-    kind = CertificateKind.DEVICE
-    san = next(e for e in raw.extensions if e.oid == SUBJECT_ALT_NAME)
-    if len(hmns) != 1 or _general_name_count(san.value) != 1:
-        raise _refuse(
-            kind,
-            "csr.device_san",
-            "A Device request's subjectAltName must hold exactly one hardwareModuleName "
-            f"({HARDWARE_MODULE_NAME_OID}) and nothing else.",
-        )
-    hmn = hmns[0]
-    if hmn.hw_type != env.hw_type_oid:
-        raise _refuse(
-            kind,
-            "csr.device_hw_type",
-            f"The hardwareModuleName hwType {hmn.hw_type} is not this environment's {env.hw_type_oid}.",
-        )
-    if len(hmn.hw_serial_num) != 8:
-        raise _refuse(
-            kind,
-            "csr.device_entity_id",
-            "The hardwareModuleName hwSerialNum must be the Device's 8-octet EUI-64.",
-        )
-    return EntityId(hmn.hw_serial_num)
-
-
-def _general_name_count(san_der: bytes) -> int:
-    try:
-        seq, _ = read_element(san_der)
-        return len(read_children(seq))
-    except (ValueError, IndexError):
-        return 0
-
-
-def _check_subject(
-    raw: RawStructure, kind: CertificateKind
-) -> tuple[EntityId, RemotePartyRole | None, str | None]:
-    if any(len(rdn) != 1 for rdn in raw.subject.rdns):
-        raise _refuse(
-            kind, "csr.subject_multivalued", "Each part of the request's subject must be a single attribute."
-        )
-    allowed = {COMMON_NAME, X500_UNIQUE_IDENTIFIER_OID, ORGANIZATIONAL_UNIT_NAME}
-    counts: dict[str, int] = {}
-    for attr in raw.subject.attributes:
-        if attr.oid not in allowed:
-            raise _refuse(
-                kind,
-                "csr.subject_attribute",
-                f"The request's subject carries an attribute ({attr.oid}) its profile does not allow.",
-            )
-        counts[attr.oid] = counts.get(attr.oid, 0) + 1
-    if any(c != 1 for c in counts.values()):
-        raise _refuse(kind, "csr.subject_repeated", "The request's subject repeats an attribute.")
-    uid = next((a for a in raw.subject.attributes if a.oid == X500_UNIQUE_IDENTIFIER_OID), None)
-    if uid is None or uid.tag != 0x03 or len(uid.value) != 9 or uid.value[0] != 0:
-        raise _refuse(
-            kind,
-            "csr.subject_unique_id",
-            "The request's subject must carry the subscriber's EUI-64 as a 64-bit x500UniqueIdentifier.",
-        )
-    entity = EntityId(uid.value[1:])
-    role: RemotePartyRole | None = None
-    ou = next((a for a in raw.subject.attributes if a.oid == ORGANIZATIONAL_UNIT_NAME), None)
-    if ou is not None:  # always in an Organisation request; optional for IKI (the CA defaults to 'other')
-        try:
-            role = RemotePartyRole.from_ou(ou.text)
-        except InvalidInput:
-            raise _refuse(
-                kind,
-                "csr.subject_role",
-                f"The request's OU '{ou.text}' is not a Remote Party Role in two hexadecimal digits.",
-            ) from None
-        if ou.text != role.ou:
-            raise _refuse(
-                kind,
-                "csr.subject_role",
-                f"The request's OU '{ou.text}' must be written in upper case as '{role.ou}'.",
-            )
-    cn = next((a for a in raw.subject.attributes if a.oid == COMMON_NAME), None)
-    common_name = None
-    if cn is not None:
-        common_name = cn.text
-        if not common_name.strip() or len(common_name) > 64:
-            raise _refuse(
-                kind, "csr.subject_common_name", "The request's common name must be 1 to 64 characters."
-            )
-    return entity, role, common_name
 
 
 # ---------------------------------------------------------------------------------------------------

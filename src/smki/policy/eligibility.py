@@ -14,46 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from smki.model import CertificateKind, EntityId, InvalidInput, PolicyRefusal, RemotePartyRole, SmiStatus
+from smki.model import DeviceType as DeviceType  # the L3.16 Subjects, with their parser, re-exported
 from smki.policy.parties import Party, PartyType, UserRole
-
-
-class DeviceType(enum.Enum):
-    """The Subjects of Device Certificates named in L3.16."""
-
-    COMMUNICATIONS_HUB_FUNCTION = "communications-hub-function"
-    GAS_PROXY_FUNCTION = "gas-proxy-function"
-    ELECTRICITY_SMART_METER = "electricity-smart-meter"
-    GAS_SMART_METER = "gas-smart-meter"
-    TYPE_1_DEVICE = "type-1-device"
-    PRODUCTION_PROVING_DEVICE = "production-proving-device"
-
-    @property
-    def title(self) -> str:
-        """The SEC's name for the Device."""
-        return self.value.replace("-", " ").title()
-
-    @classmethod
-    def parse(cls, text: str) -> DeviceType:
-        """Accept the value (``gas-smart-meter``) or the usual abbreviations (CHF, GPF, ESME, GSME, PPD)."""
-        key = text.strip().lower().replace("_", "-").replace(" ", "-")
-        aliases = {
-            "chf": cls.COMMUNICATIONS_HUB_FUNCTION,
-            "gpf": cls.GAS_PROXY_FUNCTION,
-            "esme": cls.ELECTRICITY_SMART_METER,
-            "gsme": cls.GAS_SMART_METER,
-            "type1": cls.TYPE_1_DEVICE,
-            "ppd": cls.PRODUCTION_PROVING_DEVICE,
-        }
-        if key in aliases:
-            return aliases[key]
-        for member in cls:
-            if member.value == key:
-                return member
-        raise InvalidInput(
-            "device_type.unknown",
-            f"'{text}' is not a Device type: use one of CHF, GPF, ESME, GSME, type-1-device or PPD.",
-        )
-
 
 # ---------------------------------------------------------------------------------------------------
 # L3.16 Device Certificates: Eligible Subscriber by Subject

@@ -186,7 +186,11 @@ LintInput = SmkiFields | x509.Certificate | x509.CertificateSigningRequest | byt
 
 
 def lint(
-    fields_or_cert: LintInput, env: PkiEnvironment, *, issuer: x509.Certificate | None = None
+    fields_or_cert: LintInput,
+    env: PkiEnvironment,
+    *,
+    issuer: x509.Certificate | None = None,
+    requested_kind: CertificateKind | None = None,
 ) -> LintReport:
     """Classify one certificate or CSR and list every deviation from its SMKI profile.
 
@@ -194,10 +198,13 @@ def lint(
     exactly one item. With ``issuer``, also checks the signature, the AKI against the issuer's SKI and the
     issuer name bytes; without it, a certificate's signature is checked against the key its AKI names
     (``lint_ecdsa``) and a Root's against its own key. Unreadable input raises InvalidInput.
+
+    ``requested_kind`` (CSRs only) is the kind the requester asks for where the shape allows two: an IKI
+    request with an OU has the organisation shape, and is checked as IKI only when asked for as IKI.
     """
     fields = _to_fields(fields_or_cert)
     raw = raw_structure(fields.found_der)
-    return _Linter(fields, raw, env, issuer).run()
+    return _Linter(fields, raw, env, issuer, requested_kind).run()
 
 
 def lint_data(
@@ -207,9 +214,11 @@ def lint_data(
     return [lint(item.fields, env, issuer=issuer) for item in parse_items(data)]
 
 
-def classify(fields: SmkiFields, env: PkiEnvironment) -> CertificateKind | None:
+def classify(
+    fields: SmkiFields, env: PkiEnvironment, *, requested_kind: CertificateKind | None = None
+) -> CertificateKind | None:
     """The SMKI kind of an item from its structure and the environment's CA names and policy OIDs."""
-    return _classify(fields, raw_structure(fields.found_der), env)
+    return _classify(fields, raw_structure(fields.found_der), env, requested_kind)
 
 
 def _to_fields(item: LintInput) -> SmkiFields:
@@ -244,15 +253,23 @@ def _policy_hierarchy(policies: tuple[str, ...], env: PkiEnvironment) -> Hierarc
     return None
 
 
-def _classify(f: SmkiFields, raw: RawStructure, env: PkiEnvironment) -> CertificateKind | None:
+def _classify(
+    f: SmkiFields, raw: RawStructure, env: PkiEnvironment, requested: CertificateKind | None = None
+) -> CertificateKind | None:
     subject_oids = [a.oid for a in raw.subject.attributes]
     has_san = any(e.oid == SAN for e in raw.extensions)
     party_subject = OU in subject_oids or X500_UNIQUE_IDENTIFIER_OID in subject_oids
     if raw.is_csr:
-        if not party_subject and (f.hardware_module_names or has_san):
+        # A device request: no party subject, and a SAN or no subject at all (devices leave it empty).
+        if not party_subject and (f.hardware_module_names or has_san or not subject_oids):
             return CertificateKind.DEVICE
-        # An IKI request has the organisation shape; its policy is chosen at issuance (docs/decisions.md).
-        return CertificateKind.ORGANISATION if party_subject and not f.is_ca else None
+        if not party_subject:
+            return None  # a CA's request (cA TRUE) keeps its party shape: its basicConstraints is a finding
+        # An IKI request has the organisation shape with the OU optional (docs/decisions.md): without an
+        # OU it can only be IKI; with one, it is IKI when asked for as IKI.
+        if requested is CertificateKind.IKI or OU not in subject_oids:
+            return CertificateKind.IKI
+        return CertificateKind.ORGANISATION
     hierarchy = _policy_hierarchy(f.policy_oids, env)
     if f.is_ca or "key_cert_sign" in f.key_usage_bits:
         cn, ou = f.common_name, f.role_ou
@@ -342,14 +359,19 @@ def _describe_ca(name: RawName, env: PkiEnvironment) -> str | None:
 
 class _Linter:
     def __init__(
-        self, fields: SmkiFields, raw: RawStructure, env: PkiEnvironment, issuer: x509.Certificate | None
+        self,
+        fields: SmkiFields,
+        raw: RawStructure,
+        env: PkiEnvironment,
+        issuer: x509.Certificate | None,
+        requested_kind: CertificateKind | None = None,
     ) -> None:
         self.f = fields
         self.raw = raw
         self.env = env
         self.issuer = issuer
         self.findings: list[Finding] = []
-        self.kind = _classify(fields, raw, env)
+        self.kind = _classify(fields, raw, env, requested_kind if raw.is_csr else None)
         self.signature_checked = "not checked"
 
     def add(self, code: str, message: str) -> None:
@@ -365,8 +387,10 @@ class _Linter:
                 f"The {what} fits no SMKI kind: its subject ({raw.subject.rfc4514()}), key usage and "
                 "extensions match neither a device, an organisation nor a CA profile.",
             )
-        self.check_signature_algorithms()
+        # The key first: a request with a foreign key (RSA, P-384) is refused for its key, which is what
+        # the RA reports first (its signature algorithm then follows from the key).
         self.check_key()
+        self.check_signature_algorithms()
         if raw.is_csr:
             self.check_csr()
         else:
@@ -582,7 +606,7 @@ class _Linter:
                 f"The {label} {_short(wrong[0].oid)} is a {wrong[0].tag_name}; CA names use PrintableString.",
             )
 
-    def check_party_subject(self) -> None:
+    def check_party_subject(self, *, ou_required: bool = True) -> None:
         attrs = self.raw.subject.attributes
         order = {CN: 0, OU: 1, X500_UNIQUE_IDENTIFIER_OID: 2}
         known = [a for a in attrs if a.oid in order]
@@ -608,8 +632,15 @@ class _Linter:
                     f"The subject {_short(a.oid)} is a {a.tag_name}; the organisation profile uses "
                     "UTF8String.",
                 )
+        for cn in [a for a in attrs if a.oid == CN]:
+            if not cn.text.strip() or len(cn.text) > 64:
+                self.add(
+                    "subject.cn_length",
+                    f"The subject common name is {len(cn.text)} characters; it must be 1 to 64, not blank.",
+                )
         if not ous:
-            self.add("subject.ou_missing", "The subject has no OU, so it names no Remote Party Role.")
+            if ou_required:
+                self.add("subject.ou_missing", "The subject has no OU, so it names no Remote Party Role.")
         else:
             self.check_role_ou(ous[0])
         if not uids:
@@ -919,6 +950,8 @@ class _Linter:
         kind = self.kind
         if kind is None:
             return
+        if any(len(rdn) != 1 for rdn in raw.subject.rdns):
+            self.add("name.multi_valued", "The subject has an RDN holding more than one attribute.")
         if kind is CertificateKind.DEVICE:
             wanted: tuple[str, ...] = (KU, SAN)
             if raw.subject.rdns:
@@ -928,7 +961,8 @@ class _Linter:
                 )
         else:
             wanted = (KU,)
-            self.check_party_subject()
+            # The IKI request's OU is optional: the CA writes 'other' when it is absent (docs/decisions.md).
+            self.check_party_subject(ou_required=kind is not CertificateKind.IKI)
         requested = {e.oid: e for e in raw.extensions}
         for oid in wanted:
             if oid not in requested:
@@ -946,6 +980,11 @@ class _Linter:
             self.check_criticality(e)
             if e.oid == KU:
                 self.check_key_usage(kind, e)
+                if kind is CertificateKind.IKI and self.f.key_usage is KeyUsage.KEY_AGREEMENT:
+                    self.add(
+                        "ku.iki_usage",
+                        "The IKI request asks for keyAgreement; IKI keys sign (digitalSignature only).",
+                    )
             elif e.oid == SAN:
                 self.check_device_san(e)
 

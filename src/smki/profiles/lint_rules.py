@@ -1,12 +1,18 @@
 """The catalogue of lint findings: every code ``profiles.lint`` can report, its severity and its source.
 
 docs/lint-findings.md is this table in prose; a test keeps the two in step.
+
+These findings are also the RA's CSR rules: ``policy.csr.read_csr`` refuses a request with the code of the
+first ERROR finding ``lint`` reports for it, citing the clause ``refusal_clause`` gives, so each rule is
+defined once (here and in ``profiles.lint``) and ``smki lint`` and the RA cannot disagree.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from smki.model import CertificateKind
 
 
 class Severity(enum.Enum):
@@ -24,6 +30,7 @@ class FindingType:
     severity: Severity
     source: str
     summary: str
+    clause: str | None = None  # the SEC clause a refusal on this finding cites, where one rule of the Code
 
 
 # Short names for the sources (research notes = ../shared/spec/smki-research-notes.md).
@@ -36,6 +43,7 @@ CSR = "Device CSR as devices produce it (notes §5.3, §13.6)"
 VAL = "SEC Appendix B 6.3.2 as amended by MP261 (smki.profiles.validity)"
 RFC5280 = "RFC 5280"
 ENV = "PkiEnvironment (policy OIDs, hwType, CA names)"
+IKI = "IKI request shape chosen for smki (docs/decisions.md, L3.20)"
 
 _E = Severity.ERROR
 _W = Severity.WARNING
@@ -119,8 +127,9 @@ FINDING_TYPES: dict[str, FindingType] = {
         FindingType(
             "subject.ca_role",
             _E,
-            "notes §7",
+            "notes §7; SEC L3.19",
             "Roles root (00) and issuingAuthority (07) are for CA certificates.",
+            clause="L3.19",
         ),
         FindingType(
             "subject.eui_missing", _E, "notes §3.1", "The subject x500UniqueIdentifier (EUI-64) is missing."
@@ -132,6 +141,9 @@ FINDING_TYPES: dict[str, FindingType] = {
             "x500UniqueIdentifier must be a 64-bit BIT STRING with no unused bits.",
         ),
         FindingType("subject.not_empty", _E, DEV, "A Device Certificate or device CSR has an empty subject."),
+        FindingType(
+            "subject.cn_length", _E, "X.520 ub-common-name", "A subject common name is 1 to 64 characters."
+        ),
         FindingType(
             "validity.encoding",
             _E,
@@ -191,6 +203,9 @@ FINDING_TYPES: dict[str, FindingType] = {
             "The single key usage must be digitalSignature or keyAgreement.",
         ),
         FindingType("ku.ca_usage", _E, OCA, "A CA certificate asserts exactly keyCertSign and cRLSign."),
+        FindingType(
+            "ku.iki_usage", _E, IKI, "An IKI request asks for digitalSignature, the only IKI key usage."
+        ),
         FindingType("cp.not_critical", _E, GBCS + " rule 7", "certificatePolicies must be critical."),
         FindingType("cp.not_single", _E, DEV, "certificatePolicies holds exactly one policy."),
         FindingType("cp.wrong_policy", _E, ENV + "; " + DEV, "The policy is not the environment's OID."),
@@ -232,6 +247,36 @@ FINDING_TYPES: dict[str, FindingType] = {
         ),
     )
 }
+
+
+# Where each requestable kind's profile and proof-of-possession method sit (RFC 3647 layout of the
+# Certificate Policies, SEC Appendices A and B): the clause of a refusal whose finding names none itself.
+PROFILE_CLAUSE: dict[CertificateKind, str] = {
+    CertificateKind.DEVICE: "Appendix A Annex B",
+    CertificateKind.ORGANISATION: "Appendix B Annex B",
+    CertificateKind.IKI: "IKI Certificate Policy",
+}
+POSSESSION_CLAUSE: dict[CertificateKind, str] = {
+    CertificateKind.DEVICE: "Appendix A 3.2.1",
+    CertificateKind.ORGANISATION: "Appendix B 3.2.1",
+    CertificateKind.IKI: "IKI Certificate Policy 3.2.1",
+}
+
+
+def refusal_clause(code: str, kind: CertificateKind | None) -> str:
+    """The clause a refusal of a request of ``kind`` on finding ``code`` cites.
+
+    The finding's own SEC clause when it has one; the proof-of-possession clause for a failed
+    self-signature; else the profile of the kind (the Organisation profile when the kind is unknown).
+    """
+    rule = FINDING_TYPES.get(code)
+    if rule is not None and rule.clause is not None:
+        return rule.clause
+    requestable = kind if kind in PROFILE_CLAUSE else CertificateKind.ORGANISATION
+    assert requestable is not None
+    if code == "csr.pop_invalid":
+        return POSSESSION_CLAUSE[requestable]
+    return PROFILE_CLAUSE[requestable]
 
 
 def source_of(code: str) -> str | None:
