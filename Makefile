@@ -35,6 +35,8 @@ contracts: install
 
 unit: install system-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	SMKI_SIMPLE_PATH=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests/test_issuance_paths.py \
+		tests/test_crash.py tests/test_duplicate_key_race.py tests/test_ra.py tests/test_batch.py
 
 test: lint typecheck contracts unit
 

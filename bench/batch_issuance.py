@@ -9,6 +9,9 @@ the whole pipeline: parse, proof of possession, profile, subscriber, eligibility
 reservation, pre-issuance lint, signing, storing and audit. Afterwards (untimed) `smki audit verify`
 must pass and the repository must hold exactly N Device Certificates. The raw bound (one P-256
 sign + verify per op on P processes, bench/baseline.py) is measured before and after each run.
+
+The issuance path is the fast one unless SMKI_SIMPLE_PATH=1 is set or --simple-path is given (every
+certificate built, fully linted and verified: smki.ca.issuance); the output names the path that ran.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from make_csrs import csr_file, read_csrs
 
 from smki import audit
 from smki.ca import home_environment
+from smki.ca.issuance import SIMPLE_PATH_ENV, IssuancePath
 from smki.model import EntityId, Hierarchy
 from smki.policy import DeviceType, Licence, Party, PartyIdentifier, PartyType, SubscriberEvent, UserRole
 from smki.ra import parties, subscribers
@@ -149,8 +153,14 @@ def main() -> None:
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     parser.add_argument("--chunk-size", type=int, default=4000)
     parser.add_argument("--bound-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--simple-path", action="store_true", help=f"issue on the simple path ({SIMPLE_PATH_ENV}=1)"
+    )
     args = parser.parse_args()
+    if args.simple_path:
+        os.environ[SIMPLE_PATH_ENV] = "1"  # the worker processes inherit it
     print(machine())
+    print(f"issuance path: {IssuancePath.from_environment().value}")
     csrs = read_csrs(csr_file(args.n))
     print(
         "| database | N | P | seconds | certs/s | raw bound P before / after (ops/s) "

@@ -30,10 +30,11 @@ from smki.model import CertificateKind, EntityId, Hierarchy, KeyUsage, RemotePar
 from smki.policy import DeviceType, Licence, Party, PartyIdentifier, PartyType, SubscriberEvent, UserRole
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import lint
-from smki.ra import csr_builder, parties, subscribers
+from smki.ra import parties, subscribers
 from smki.ra.batch import BatchIssuer
 from smki.storage import Database, ca_store
 from smki.storage.ca_tables import CertificateRecord, IssuanceIntent
+from smki.subscriber_tools import csr_builder
 
 ENV = PkiEnvironment()
 PASSPHRASE = "batch-test-passphrase-0123"
@@ -108,7 +109,7 @@ def test_batch_bad_ones_fail_alone_good_ones_issued_in_order(
     ]
     shared = ec.generate_private_key(ec.SECP256R1())
     bad = {
-        7: (bad_signature(csrs[7]), "csr.proof_of_possession"),
+        7: (bad_signature(csrs[7]), "csr.pop_invalid"),
         # an Organisation request for an EUI-64 the party does not hold: not eligible
         40: (
             csr_builder.csr_pem(
@@ -144,7 +145,7 @@ def test_batch_bad_ones_fail_alone_good_ones_issued_in_order(
     ok = [r for r in results if r.ok]
     assert len(ok) == 195 and len({r.serial_hex for r in ok}) == 195
     issuer = cas.issuing_ca_certificate(Hierarchy.DEVICE)
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         for r in ok:
             assert r.pem is not None and r.serial_hex is not None
             cert = x509.load_pem_x509_certificate(r.pem.encode())
@@ -222,7 +223,7 @@ def test_sigkill_mid_batch_loses_nothing_and_rerun_reuses_no_serial(
         child.stderr[-2000:],
     )
     first = released.read_text().split() if released.exists() else []
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         for serial in first:  # every released certificate is recorded
             assert ca_store.certificate_by_serial(s, serial) is not None
         left = [i.serial_hex for i in ca_store.intents(s, state="reserved")]
@@ -242,7 +243,7 @@ def test_sigkill_mid_batch_loses_nothing_and_rerun_reuses_no_serial(
     serials = released.read_text().split()
     assert len(serials) == len(set(serials)) == 100  # each Device once; the re-run refused the issued ones
     assert not set(serials) & set(left)  # no reserved serial was ever used
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         for serial in serials:
             assert ca_store.certificate_by_serial(s, serial) is not None
     assert counts(db)[0] == 100
@@ -316,3 +317,31 @@ def test_balanced_chunks_respect_the_limit_and_split_evenly_across_workers(
     # at most one chunk per worker lost to rounding
     assert chunks <= full_rounds * workers
     assert chunks > (full_rounds - 1) * workers
+
+
+def test_what_crosses_to_and_from_the_workers_pickles_to_equal_typed_values() -> None:
+    # AcceptedKey and BatchItemResult pickle as their field values (``__reduce__``, for speed): a field
+    # added without being pickled would come back different or not at all.
+    import pickle
+
+    from smki.ra.batch import AcceptedKey, BatchItemResult, BatchSetup, CheckedChunk
+
+    accepted = AcceptedKey(7, CertificateKind.ORGANISATION, RemotePartyRole.SUPPLIER, "ab" * 32)
+    issued = BatchItemResult(index=8, ok=True, serial_hex="7F" * 16, der=b"\x30\x00", error=None)
+    refused = BatchItemResult(
+        index=9, ok=False, serial_hex=None, der=None, error={"code": "c", "message": "m", "clause": None}
+    )
+    setup = BatchSetup(
+        database_url="sqlite:///x.db",
+        connect_args={"timeout": 5},
+        home="/tmp/home",
+        env=ENV,
+        key_backend="soft",
+        party_id="p",
+        actor="a",
+        device_type=ESME,
+        smi_status=None,
+    )
+    for value in (accepted, issued, refused, CheckedChunk((accepted,), (refused,)), setup):
+        copy = pickle.loads(pickle.dumps(value))
+        assert copy == value and type(copy) is type(value)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -31,6 +30,7 @@ from smki.model import (
     PolicyRefusal,
     RemotePartyRole,
     SmkiError,
+    StorageConflict,
 )
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import lint
@@ -72,7 +72,7 @@ def _org(**extra: object) -> IssueRequest:
 
 
 def _intents(db: Database) -> list[tuple[str, str]]:
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         return [(i.serial_hex, i.state) for i in ca_store.intents(s)]
 
 
@@ -87,7 +87,7 @@ def test_organisation_certificate_is_recorded_audited_and_chains_to_issuing_oca(
     assert issued.issuer_name == "Z1" and issued.kind is CertificateKind.ORGANISATION
     assert len(issued.serial_hex) == 32 and int(issued.serial_hex, 16) == issued.serial
     assert lint(issued.certificate, ENV, issuer=issuing).conforms
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         row = ca_store.certificate_by_serial(s, issued.serial_hex)
         assert row is not None
         assert row.der == issued.der and row.issuer_name == "Z1" and row.subscriber == "supplier-1"
@@ -106,13 +106,22 @@ def test_organisation_certificate_is_recorded_audited_and_chains_to_issuing_oca(
 
 def test_device_and_iki_requests_go_to_their_issuing_cas(cas: CertificateAuthorities) -> None:
     device = cas.issue(
-        IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.KEY_AGREEMENT, METER), actor="ra:test"
+        IssueRequest(
+            kind=CertificateKind.DEVICE, public_key=_key(), key_usage=KeyUsage.KEY_AGREEMENT, entity_id=METER
+        ),
+        actor="ra:test",
     )
     device.certificate.verify_directly_issued_by(cas.issuing_ca_certificate(Hierarchy.DEVICE))
     assert device.issuer_name == "E357"
     assert device.not_after == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     iki = cas.issue(
-        IssueRequest(CertificateKind.IKI, _key(), KeyUsage.DIGITAL_SIGNATURE, SUPPLIER), actor="ra:test"
+        IssueRequest(
+            kind=CertificateKind.IKI,
+            public_key=_key(),
+            key_usage=KeyUsage.DIGITAL_SIGNATURE,
+            entity_id=SUPPLIER,
+        ),
+        actor="ra:test",
     )
     iki.certificate.verify_directly_issued_by(cas.issuing_ca_certificate(Hierarchy.IKI))
     assert iki.issuer_name == "I1"
@@ -127,7 +136,7 @@ def test_issue_many_stores_a_batch_with_unique_serials(
     assert len({i.serial for i in issued}) == 12
     for request, item in zip(requests, issued, strict=True):
         assert item.entity_id == request.entity_id and item.certificate_id is not None
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         for item in issued:
             assert ca_store.certificate_by_serial(s, item.serial_hex) is not None
     states = dict(_intents(database))
@@ -141,7 +150,7 @@ def test_public_key_in_family_sees_only_the_hierarchy(
     request = _org()
     cas.issue(request, actor="ra:test")
     digest = spki_sha256(request.public_key)
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         assert ca_store.public_key_in_family(s, digest, Hierarchy.ORGANISATION.value)
         assert not ca_store.public_key_in_family(s, digest, Hierarchy.DEVICE.value)
         assert not ca_store.public_key_in_family(s, spki_sha256(_key()), Hierarchy.ORGANISATION.value)
@@ -155,7 +164,7 @@ def test_lint_failure_refuses_before_signing_and_abandons_the_serial(
     # would sign breaks the profile (issuer name), so nothing may be signed.
     misconfigured = CertificateAuthorities.open(database, keys, PkiEnvironment(issuing_oca_name="Z9"))
     before = len(_intents(database))
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         certificates_before = ca_store.count_certificates(s)
     with pytest.raises(PolicyRefusal) as refused:
         misconfigured.issue(_org(), actor="ra:test")
@@ -163,7 +172,7 @@ def test_lint_failure_refuses_before_signing_and_abandons_the_serial(
     assert "Organisation Certificate" in refused.value.message
     intents = _intents(database)
     assert len(intents) == before + 1 and intents[-1][1] == "abandoned"
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         assert ca_store.count_certificates(s) == certificates_before
     assert audit.log.entries_for(database, "issuance_intent", _intent_id(database, intents[-1][0]))[
         -1
@@ -172,7 +181,7 @@ def test_lint_failure_refuses_before_signing_and_abandons_the_serial(
 
 
 def _intent_id(db: Database, serial: str) -> str:
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         return str(next(i.id for i in ca_store.intents(s) if i.serial_hex == serial))
 
 
@@ -185,7 +194,15 @@ def test_ca_key_not_used_outside_its_certificate_validity(
     create_hierarchy(database, keys, ENV, actor="test")
     later = CertificateAuthorities.open(database, keys, ENV, clock=lambda: moment)
     before = _intents(database)
-    for request in (_org(), IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.DIGITAL_SIGNATURE, METER)):
+    for request in (
+        _org(),
+        IssueRequest(
+            kind=CertificateKind.DEVICE,
+            public_key=_key(),
+            key_usage=KeyUsage.DIGITAL_SIGNATURE,
+            entity_id=METER,
+        ),
+    ):
         with pytest.raises(PolicyRefusal) as refused:
             later.issue(request, actor="ra:test")
         assert refused.value.code == "ca.key_outside_validity"
@@ -234,13 +251,13 @@ def test_serial_collision_is_retried_with_a_new_serial(
 def test_database_refuses_a_reserved_serial_twice(database: Database) -> None:
     now = datetime.now(UTC)
     reservation = ca_store.Reservation("7" + "0" * 31, "Z1", "organisation")
-    with database.session() as s:
+    with database.transaction() as s:
         ca_store.reserve_serials(s, [reservation], actor="t", at=now)
-    with pytest.raises(ca_store.SerialCollision), database.session() as s:
+    with pytest.raises(ca_store.SerialCollision), database.transaction() as s:
         ca_store.reserve_serials(
             s, [ca_store.Reservation("7" + "0" * 31, "E357", "device")], actor="t", at=now
         )
-    with pytest.raises(sa.exc.IntegrityError), database.session() as s:
+    with pytest.raises(StorageConflict), database.transaction() as s:  # the driver's IntegrityError, mapped
         row = {
             "serial_hex": "7" + "0" * 31,
             "issuer_name": "Z1",
@@ -318,7 +335,7 @@ def test_revoked_issuing_ca_refuses_to_issue_without_reserving_a_serial(
         actor="op",
     )
     before = _intents(database)
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         certificates_before = ca_store.count_certificates(s)
     for opened in (cas, CertificateAuthorities.open(database, keys, ENV)):
         with pytest.raises(PolicyRefusal) as refused:
@@ -327,15 +344,29 @@ def test_revoked_issuing_ca_refuses_to_issue_without_reserving_a_serial(
         assert refused.value.message.count(".") == 1 and "revoked" in refused.value.message
         with pytest.raises(PolicyRefusal):
             opened.issue_many(
-                [IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.DIGITAL_SIGNATURE, METER), _org()],
+                [
+                    IssueRequest(
+                        kind=CertificateKind.DEVICE,
+                        public_key=_key(),
+                        key_usage=KeyUsage.DIGITAL_SIGNATURE,
+                        entity_id=METER,
+                    ),
+                    _org(),
+                ],
                 actor="ra:test",
             )
     assert _intents(database) == before  # refused before any serial was reserved
-    with database.read_session() as s:
+    with database.read_transaction() as s:
         assert ca_store.count_certificates(s) == certificates_before
     # The other hierarchies' Issuing CAs are untouched.
     device = cas.issue(
-        IssueRequest(CertificateKind.DEVICE, _key(), KeyUsage.DIGITAL_SIGNATURE, METER), actor="t"
+        IssueRequest(
+            kind=CertificateKind.DEVICE,
+            public_key=_key(),
+            key_usage=KeyUsage.DIGITAL_SIGNATURE,
+            entity_id=METER,
+        ),
+        actor="t",
     )
     assert device.issuer_name == ENV.issuing_dca_name
     assert audit.verify(database).ok

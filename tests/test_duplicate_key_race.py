@@ -33,9 +33,10 @@ from smki.model import (
 )
 from smki.policy import DeviceType, KeyDecision, PartyType
 from smki.profiles.environment import PkiEnvironment
-from smki.ra import batch, csr_builder, parties
+from smki.ra import batch, parties
 from smki.ra.authority import CertificateRequest, Decision, RegistrationAuthority
 from smki.storage import Database, audit_store, ca_store
+from smki.subscriber_tools import csr_builder
 from test_ra import (
     DCC_ID,
     IDS,
@@ -90,16 +91,18 @@ def request(kind: CertificateKind, key: ec.EllipticCurvePrivateKey, n: int = 0) 
     """A request by ``elec`` for a certificate of ``kind`` with ``key`` (``n`` varies the rest)."""
     if kind is CertificateKind.DEVICE:
         csr, _ = csr_builder.device_csr(device_eui(n), KeyUsage.DIGITAL_SIGNATURE, ENV, key=key)
-        return CertificateRequest(csr_builder.csr_pem(csr), "elec", device_type=ESME)
+        return CertificateRequest(csr=csr_builder.csr_pem(csr), party_id="elec", device_type=ESME)
     if kind is CertificateKind.ORGANISATION:
         usage = KeyUsage.DIGITAL_SIGNATURE if n % 2 == 0 else KeyUsage.KEY_AGREEMENT
-        return CertificateRequest(org_csr(IDS["elec-import"], R.SUPPLIER, usage, key=key), "elec")
+        return CertificateRequest(
+            csr=org_csr(IDS["elec-import"], R.SUPPLIER, usage, key=key), party_id="elec"
+        )
     csr, _ = csr_builder.iki_csr(IDS["elec-import"], key=key)
-    return CertificateRequest(csr_builder.csr_pem(csr), "elec", kind=CertificateKind.IKI)
+    return CertificateRequest(csr=csr_builder.csr_pem(csr), party_id="elec", kind=CertificateKind.IKI)
 
 
 def certificates_with(db: Database, sha: str, hierarchy: Hierarchy) -> list[str]:
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         return [r.serial_hex for r in ca_store.certificates_with_public_key(s, sha, hierarchy.value)]
 
 
@@ -111,7 +114,7 @@ class Intent:
 
 
 def intents(db: Database, state: str) -> list[Intent]:
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         return [Intent(i.serial_hex, i.issuer_name, i.reason) for i in ca_store.intents(s, state=state)]
 
 
@@ -126,7 +129,7 @@ def assert_refused_in_store(
     assert intents(db, ca_store.RESERVED) == []
     dropped = intents(db, ca_store.ABANDONED)
     assert len(dropped) == abandoned
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         abandon_entries = [
             json.loads(e.details) for e in audit_store.iter_entries(s) if e.action == "ca.issuance_abandoned"
         ]
@@ -151,11 +154,11 @@ def test_a_key_certified_after_the_check_is_refused_when_stored(
     # Each check alone finds the key in no certificate: both would be issued without the store-time guard.
     assert first.key_decision is KeyDecision.NEW_KEY and second.key_decision is KeyDecision.NEW_KEY
     (issued,) = home.ra.issue([first], actor="elec")
-    with home.db.read_session() as s:
+    with home.db.read_transaction() as s:
         before = ca_store.count_certificates(s)
     with pytest.raises(PolicyRefusal) as info:
         home.ra.issue([second], actor="elec")
-    with home.db.read_session() as s:
+    with home.db.read_transaction() as s:
         assert ca_store.count_certificates(s) == before
     assert certificates_with(home.db, issued.public_key_sha256, kind.hierarchy) == [issued.serial_hex]
     assert_refused_in_store(home.db, info, clause, abandoned=1)
@@ -188,7 +191,18 @@ def test_batch_workers_refuse_a_key_another_chunk_certified_and_issue_the_rest(
     """The batch path (``ra.batch``): two chunks with one key, both checked before either is issued."""
     monkeypatch.setenv("SMKI_KEY_PASSPHRASE", PASSPHRASE)
     monkeypatch.delenv("SMKI_KEY_PASSPHRASE_FILE", raising=False)
-    batch._init_worker(home.db.url, home.db.connect_args, str(home.path), ENV, "soft")
+    setup = batch.BatchSetup(
+        database_url=home.db.url,
+        connect_args=home.db.connect_args,
+        home=str(home.path),
+        env=ENV,
+        key_backend="soft",
+        party_id="elec",
+        actor="elec",
+        device_type=ESME,
+        smi_status=None,
+    )
+    batch._init_worker(setup)
     try:
         key = ec.generate_private_key(ec.SECP256R1())
         fresh = ec.generate_private_key(ec.SECP256R1())
@@ -197,16 +211,20 @@ def test_batch_workers_refuse_a_key_another_chunk_certified_and_issue_the_rest(
             request(CertificateKind.DEVICE, key, 21).csr,
             request(CertificateKind.DEVICE, fresh, 22).csr,
         ]
-        accepted_a, refused_a = batch._check_chunk(0, csrs[:1], "elec", ESME, None)
-        accepted_b, refused_b = batch._check_chunk(1, csrs[1:], "elec", ESME, None)
-        assert refused_a == refused_b == [] and len(accepted_a) + len(accepted_b) == 3
-        [(index_a, ok_a, serial_a, _, _)] = batch._issue_chunk(accepted_a, "elec")
-        outcomes = {index: (ok, error) for index, ok, _, _, error in batch._issue_chunk(accepted_b, "elec")}
+        chunk_a = batch._check_chunk(0, csrs[:1])
+        chunk_b = batch._check_chunk(1, csrs[1:])
+        assert chunk_a.refused == chunk_b.refused == () and len(chunk_a.accepted) + len(chunk_b.accepted) == 3
+        [result_a] = batch._issue_chunk(0, [a.index for a in chunk_a.accepted])
+        index_a, ok_a, serial_a = result_a.index, result_a.ok, result_a.serial_hex
+        outcomes = {
+            r.index: (r.ok, r.error) for r in batch._issue_chunk(1, [a.index for a in chunk_b.accepted])
+        }
     finally:
-        worker_db: Database = batch._worker["cas"].db
-        batch._worker["cas"].keys.close()
-        batch._worker.clear()
-        worker_db.dispose()
+        worker = batch._current_worker()
+        assert worker.ra.cas is not None
+        worker.ra.cas.keys.close()
+        worker.ra.db.dispose()
+        batch._worker = None
     assert index_a == 0 and ok_a and serial_a is not None
     ok_dup, error = outcomes[1]
     assert not ok_dup and error is not None
@@ -275,7 +293,10 @@ def test_dcc_key_reuse_with_pma_approval_is_still_issued(home: Home) -> None:
     )
     reference = approve_key_reuse(db, role, original.public_key_sha256)
     reuse = CertificateRequest(
-        org_csr(DCC_ID, role, key=key), "dcc", dcc_live_system=system, approval_reference=reference
+        csr=org_csr(DCC_ID, role, key=key),
+        party_id="dcc",
+        dcc_live_system=system,
+        approval_reference=reference,
     )
     # Two approved re-uses checked before either is stored: the key is in the family when each is stored,
     # and both are issued (the guard re-checks only keys decided as new).

@@ -3,7 +3,7 @@
 1. ``policy.csr.DeviceCsrTemplates``: reading a Device CSR through a warm template cache gives the same
    facts, or the same refusal code, as the full reading, for valid requests and for requests with any
    byte changed, inserted or removed (hypothesis), and for a bad signature or an off-curve point.
-2. ``IssuanceCycle._sign_from_template``: a Device Certificate signed from its shape's linted template has
+2. ``issuance._Run._sign_from_template``: a Device Certificate signed from its shape's linted template has
    exactly the TBSCertificate the profile builder makes for the same values, a valid signature from the
    Issuing DCA, and lints clean; the repository row matches the certificate.
 """
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smki.ca import CertificateAuthorities, IssueRequest, create_hierarchy
+from smki.ca import CertificateAuthorities, IssueRequest, create_hierarchy, issuance
 from smki.keys import SoftBackend
 from smki.model import CertificateKind, EntityId, KeyUsage, RemotePartyRole, SmkiError
 from smki.policy.csr import CsrFacts, DeviceCsrTemplates, read_csr
@@ -27,8 +27,8 @@ from smki.profiles import builders
 from smki.profiles.der import P256_SPKI_HEADER
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import lint
-from smki.ra import csr_builder
 from smki.storage import Database, ca_store
+from smki.subscriber_tools import csr_builder
 
 ENV = PkiEnvironment()
 
@@ -172,7 +172,7 @@ def cas(tmp_path: Path) -> CertificateAuthorities:
 
 @pytest.mark.parametrize("with_der", [False, True], ids=["key-only", "with-spki-der"])
 def test_template_signed_device_certificates_are_what_the_builder_makes(
-    cas: CertificateAuthorities, with_der: bool
+    cas: CertificateAuthorities, with_der: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # with_der: the requests carry their key's SubjectPublicKeyInfo too (as the RA's do), from which the
     # template path takes the point instead of encoding the key: the certificates must be the same.
@@ -192,16 +192,16 @@ def test_template_signed_device_certificates_are_what_the_builder_makes(
         )
         for i, key in enumerate(keys)
     ]
-    cas.cycle.verify_every_signature = False
+    monkeypatch.delenv(issuance.SIMPLE_PATH_ENV, raising=False)  # the fast path, whatever the caller's
     calls: list[int] = []
-    original = cas.cycle._sign
+    original = issuance._Run._build_and_sign
 
-    def counting_sign(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting_build_and_sign(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         return original(*args, **kwargs)
 
-    cas.cycle._sign = counting_sign  # type: ignore[method-assign]
-    issued = cas.issue_many(requests, actor="test")
+    monkeypatch.setattr(issuance._Run, "_build_and_sign", counting_build_and_sign)
+    issued = cas.issue_many(requests, actor="test", signatures=issuance.SignatureCheck.FIRST_PER_KEY)
     assert len(calls) == 2, "only the first certificate of each shape goes through the builder"
     issuing = cas.issuing_ca_certificate(CertificateKind.DEVICE.hierarchy)
     throwaway = ec.generate_private_key(ec.SECP256R1())
@@ -220,7 +220,7 @@ def test_template_signed_device_certificates_are_what_the_builder_makes(
         assert cert.tbs_certificate_bytes == expected.tbs_certificate_bytes
         assert lint(item.der, ENV, issuer=issuing).conforms
         assert item.not_after == cert.not_valid_after_utc and item.not_before == cert.not_valid_before_utc
-        with cas.db.read_session() as s:
+        with cas.db.read_transaction() as s:
             row = ca_store.certificate_by_serial(s, item.serial_hex)
             assert row is not None and row.der == item.der
             assert row.public_key_sha256 == item.public_key_sha256

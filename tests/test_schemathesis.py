@@ -27,8 +27,9 @@ from smki.keys import SoftBackend
 from smki.model import EntityId, Hierarchy, KeyUsage, RemotePartyRole
 from smki.policy import Licence, Party, PartyIdentifier, PartyType, SubscriberEvent, UserRole
 from smki.profiles.environment import PkiEnvironment
-from smki.ra import RegistrationAuthority, csr_builder, parties, subscribers, tokens
+from smki.ra import RegistrationAuthority, parties, subscribers, tokens
 from smki.storage import Database
+from smki.subscriber_tools import csr_builder
 
 PASSPHRASE = "schemathesis-test-passphrase"
 EXAMPLES = int(os.environ.get("SMKI_SCHEMATHESIS_EXAMPLES", "30"))

@@ -1,14 +1,36 @@
-"""The issuance cycle: reserve a serial, build, lint, sign, record, and only then release.
+"""The issuance cycle: reserve a serial, build, lint, sign, verify, record, and only then release.
 
-1. Serials are drawn at random and reserved as intent rows in their own committed transaction; the
-   database's UNIQUE constraint makes reuse impossible, even across processes, and a reserved serial is
-   never drawn again whatever happens next.
-2. Each certificate is built and its exact to-be-signed bytes are linted against its profile before the
-   CA key signs them (``tbs_lint``: the check runs inside the signing call, no throwaway signature).
-3. The CA key signs; the signature is checked against the CA certificate (in batch mode, the first
-   signature of each key per run: ``verify_every_signature``).
-4. In one transaction the certificates are stored, their intents marked signed, and one audit entry per
-   certificate is written. Only after the commit is a certificate returned.
+``IssuanceCycle.run`` does the steps in this order for a list of jobs (one certificate or a batch chunk);
+docs/issuance-cycle.md maps each step to its code and to what a crash there leaves behind.
+
+1. *Reserve* (``IssuanceCycle._reserve``): serials are drawn at random and reserved as intent rows in their
+   own committed transaction; the database's UNIQUE constraint makes reuse impossible, even across
+   processes, and a reserved serial is never drawn again whatever happens next.
+2. *Lint* (``_Run.sign``): each certificate's exact to-be-signed bytes are linted against its profile
+   before the CA key signs them (``tbs_lint``: the check runs inside the signing call, no throwaway
+   signature).
+3. *Sign and verify*: the CA key signs; the signature is checked against the CA certificate, every one
+   (``SignatureCheck.EVERY``, the default) or the first of each CA key in the run
+   (``SignatureCheck.FIRST_PER_KEY``, which batch issuance asks for).
+4. *Store* (``IssuanceCycle._store``): in one transaction the certificates are stored, their intents marked
+   signed, and one audit entry per certificate is written. Only after the commit is a certificate
+   returned. A refusal at any step marks the run's intents abandoned (audited) and releases nothing.
+
+Everything one run learns (the Device TBS templates, the CA signers it opened, the keys whose signature
+it has verified, whether the crash test hook is set) lives in the ``_Run`` that ``run`` makes and drops;
+the long-lived ``IssuanceCycle`` holds only its database, keys, environment and clock.
+
+Two paths, side by side (``IssuancePath``), read once per run from the environment:
+
+- *fast* (default): within a run, the first Device Certificate of each shape (kind, key usage, issuer) is
+  built with ``profiles.builders``, fully linted and kept as a template (``tbs_lint.TemplateCache``); the
+  next ones of that shape are signed straight from the template with their own serial, key and EUI-64
+  put in (``_Run._sign_from_template``), which is byte for byte what the builder would make.
+- *simple* (``SMKI_SIMPLE_PATH=1``): every certificate is built with ``profiles.builders`` and signed by
+  cryptography's ``CertificateBuilder.sign`` through the linting signer, fully linted, and its signature
+  verified, whatever ``SignatureCheck`` the caller asked for. No template is made or used. Slower; the
+  reference the fast path is tested against (tests/test_issuance_paths.py), and the path to fall back to
+  should the fast one ever be in doubt.
 
 A crash anywhere leaves serials unique, every released certificate recorded and the audit chain valid;
 an intent left ``reserved`` marks a serial that was never released and will never be used again.
@@ -17,16 +39,17 @@ an intent left ``reserved`` marks a serial that was never released and will neve
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from functools import cached_property, lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.orm import Session
 
 from smki import audit
 from smki.ca.crashpoints import armed as crash_points_armed
@@ -60,11 +83,13 @@ from smki.profiles.der import (
 from smki.profiles.environment import PkiEnvironment
 from smki.profiles.lint import LintReport, lint
 from smki.profiles.lint_rules import Severity
-from smki.storage import Database, ca_store
+from smki.storage import Database, Transaction, ca_store
 
 # Appendix B 6.3.2(C): no OCA Private Key is used after the end of its certificate's Validity Period.
 # smki applies the same rule (and "not before it starts") to every CA key.
 KEY_VALIDITY_CLAUSE = "Appendix B 6.3.2(C)"
+# Set to 1 (anything but empty or 0): every certificate takes the simple path (module docstring).
+SIMPLE_PATH_ENV = "SMKI_SIMPLE_PATH"
 _SERIAL_ATTEMPTS = 5
 # Lint findings about the signature itself: meaningless on the unsigned candidate (tbs_lint).
 _THROWAWAY_SIGNATURE_CODES = frozenset({"sig.invalid", "sig.not_by_aki_key"})
@@ -110,7 +135,28 @@ def serial_hex(serial: int) -> str:
     return text.zfill(len(text) + len(text) % 2)
 
 
-@dataclass(frozen=True)
+class SignatureCheck(Enum):
+    """Which signatures of a run are verified against the CA certificate before anything is released."""
+
+    EVERY = "every"
+    # The first signature of each CA key in each run: catches a wrong or broken key (wrong label, wrong
+    # token), not a one-off faulty signature; saves one verify per certificate (docs/decisions.md).
+    FIRST_PER_KEY = "first-per-key"
+
+
+class IssuancePath(Enum):
+    """How certificates are built and signed (module docstring): chosen by ``SMKI_SIMPLE_PATH``."""
+
+    FAST = "fast"
+    SIMPLE = "simple"
+
+    @classmethod
+    def from_environment(cls) -> IssuancePath:
+        """SIMPLE when ``SMKI_SIMPLE_PATH`` is set to anything but empty or ``0``; FAST otherwise."""
+        return cls.SIMPLE if os.environ.get(SIMPLE_PATH_ENV, "").strip() not in ("", "0") else cls.FAST
+
+
+@dataclass(frozen=True, kw_only=True)
 class IssueRequest:
     """What the RA (or an operator command) asks a CA to sign. The CA does not judge eligibility."""
 
@@ -129,7 +175,7 @@ class IssueRequest:
     public_key_der: bytes | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IssuedCertificate:
     """A certificate that is signed, recorded in the repository and audited: safe to hand out."""
 
@@ -173,7 +219,7 @@ class SigningAuthority:
         return builders.IssuerInfo.from_certificate(self.certificate)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CertificateJob:
     """One certificate to make: who signs, and how to build it once its serial is known.
 
@@ -194,53 +240,54 @@ class CertificateJob:
     public_key_der: bytes | None = None  # its SubjectPublicKeyInfo, when known (``IssueRequest``)
 
 
-StoredHook = Callable[[Session, list[IssuedCertificate]], None]
+# Runs inside the storing transaction, before it commits (the RA's L11.4 re-check, ``smki.ra.key_guard``).
+StoredHook = Callable[[Transaction, list[IssuedCertificate]], None]
 
 
 class IssuanceCycle:
-    """Runs the record-intent-then-sign cycle for a list of jobs (one certificate or a batch)."""
+    """Runs the record-intent-then-sign cycle for a list of jobs (one certificate or a batch).
+
+    Long-lived and stateless between runs: each :meth:`run` keeps what it learns in a ``_Run`` of its own.
+    """
 
     def __init__(self, db: Database, keys: KeyBackend, env: PkiEnvironment, clock: Clock = utc_now) -> None:
         self.db = db
         self.keys = keys
         self.env = env
         self.clock = clock
-        self._signers: dict[str, ec.EllipticCurvePrivateKey] = {}
-        self._templates = TemplateCache()
-        # What every Device Certificate of a linted template shape shares (notBefore, notAfter, subject).
-        self._device_shapes: dict[ShapeKey, tuple[datetime, datetime, bytes]] = {}
-        # True: every signature is verified against the CA certificate before release. False (batch
-        # issuance): the first signature of each key in each run is, which catches a wrong or broken key
-        # (see docs/decisions.md).
-        self.verify_every_signature = True
-        # Whether the crash test hook is set (read once per run): the per-certificate ``linted`` step is
-        # skipped when it is not, as ``crash_point`` would return at once.
-        self._crash_armed = False
 
     def run(
-        self, jobs: Sequence[CertificateJob], *, actor: str, on_stored: StoredHook | None = None
+        self,
+        jobs: Sequence[CertificateJob],
+        *,
+        actor: str,
+        on_stored: StoredHook | None = None,
+        signatures: SignatureCheck = SignatureCheck.EVERY,
     ) -> list[IssuedCertificate]:
         """Issue every job or none: a refusal abandons the whole batch's intents (audited)."""
         if not jobs:
             return []
-        self._crash_armed = crash_points_armed()
         now = self.clock()
         for name, certificate in {j.issuer_name: j.signer_certificate for j in jobs}.items():
             if certificate is not None:
                 check_key_usable(name, certificate, now)
+        # Step 1: reserve the serials (committed).
         serials, reserved_hexes, intent_ids = self._reserve(jobs, actor=actor, now=now)
         crash_point("reserved")
-        self._templates.clear()
-        self._device_shapes.clear()
-        verified: set[str] = set()
+        # Steps 2 and 3: lint, sign and verify each certificate.
+        signing = _Run(
+            self.keys,
+            self.env,
+            now=now,
+            path=IssuancePath.from_environment(),
+            signatures=signatures,
+            crash_armed=crash_points_armed(),
+        )
         try:
-            certificates: list[_Signed] = []
-            for index, (job, serial) in enumerate(zip(jobs, serials, strict=True)):
-                signed = self._sign_from_template(job, serial, verified)
-                if signed is None:
-                    builder = job.build(serial, now)
-                    signed = self._sign(job, builder, serial, index=index, batch=len(jobs), verified=verified)
-                certificates.append(signed)
+            certificates = [
+                signing.sign(job, serial, index=index, batch=len(jobs))
+                for index, (job, serial) in enumerate(zip(jobs, serials, strict=True))
+            ]
             crash_point("signed")
         except SmkiError as exc:
             self._abandon(intent_ids, serials, actor=actor, reason=f"{exc.code}: {exc.message}")
@@ -250,6 +297,7 @@ class IssuanceCycle:
             raise SmkiError(
                 "ca.build_failed", f"The certificate could not be built or signed: {exc}."
             ) from None
+        # Step 4: store certificates, intents and audit in one transaction; only then release.
         try:
             hexes = [
                 hex_ if cert.serial == serial else serial_hex(cert.serial)
@@ -276,10 +324,10 @@ class IssuanceCycle:
                 for s, job in zip(serials, jobs, strict=True)
             ]
             try:
-                with self.db.session() as session:
-                    ids = ca_store.reserve_serials(session, reservations, actor=actor, at=now)
+                with self.db.transaction() as tx:
+                    ids = ca_store.reserve_serials(tx, reservations, actor=actor, at=now)
                     audit.record(
-                        session,
+                        tx,
                         actor=actor,
                         action="ca.serials_reserved",
                         object_type="issuance_intent",
@@ -294,116 +342,6 @@ class IssuanceCycle:
             except ca_store.SerialCollision:
                 continue
         raise SmkiError("ca.serial_collision", "No unused serial number could be reserved; try again.")
-
-    # -- steps 2 and 3 -------------------------------------------------------------------------------------
-    def _lint_tbs(self, job: CertificateJob, tbs: bytes, serial: int, *, index: int, batch: int) -> None:
-        """Lint the exact TBSCertificate about to be signed; raise before the CA key signs a bad one."""
-        values = None
-        shape = _device_shape(job)
-        if shape is not None:
-            assert job.public_key is not None and job.entity_id is not None
-            values = TemplateValues.of(serial, job.public_key, job.entity_id)
-            if self._templates.matches(shape, tbs, values):
-                return
-        report = lint(candidate_der(tbs), self.env, issuer=job.signer_certificate)
-        failures = lint_failures(
-            report, approved_validity=job.approval_reference is not None and not job.kind.is_ca
-        )
-        if failures:
-            where = f"request {index + 1} of {batch}: " if batch > 1 else ""
-            raise PolicyRefusal(
-                "ca.lint_failed",
-                f"The {job.kind.title} was not signed because it breaks its profile ({where}"
-                + "; ".join(failures)
-                + ").",
-            )
-        if shape is not None and values is not None:
-            self._templates.learn(shape, tbs, values)
-
-    def _signer(self, key_label: str) -> ec.EllipticCurvePrivateKey:
-        signer = self._signers.get(key_label)
-        if signer is None:
-            signer = self.keys.signer(key_label)
-            self._signers[key_label] = signer
-        return signer
-
-    def _sign(
-        self,
-        job: CertificateJob,
-        builder: x509.CertificateBuilder,
-        serial: int,
-        *,
-        index: int,
-        batch: int,
-        verified: set[str],
-    ) -> _Signed:
-        signer = self._signer(job.key_label)
-
-        def check(tbs: bytes) -> None:
-            self._lint_tbs(job, tbs, serial, index=index, batch=batch)
-            if self._crash_armed:
-                crash_point("linted")
-
-        certificate = builder.sign(CheckingSigner(signer, check), hashes.SHA256())
-        if self.verify_every_signature or job.key_label not in verified:
-            issuer_certificate = job.signer_certificate or certificate
-            try:
-                certificate.verify_directly_issued_by(issuer_certificate)
-            except (ValueError, TypeError, InvalidSignature):
-                raise _bad_signature(job) from None
-            verified.add(job.key_label)
-        public_key = certificate.public_key()
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        signed = _Signed(
-            serial=certificate.serial_number,
-            der=certificate.public_bytes(serialization.Encoding.DER),
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-            subject_der=certificate.subject.public_bytes(),
-            public_key_sha256=spki_sha256(public_key),
-        )
-        shape = _device_shape(job)
-        if shape is not None and self._templates.has(shape) and shape not in self._device_shapes:
-            self._device_shapes[shape] = (signed.not_before, signed.not_after, signed.subject_der)
-        return signed
-
-    def _sign_from_template(self, job: CertificateJob, serial: int, verified: set[str]) -> _Signed | None:
-        """Sign a Device Certificate whose TBS is its shape's linted template with this request's values.
-
-        The bytes are exactly those the builder would make and the template check would accept (see
-        ``tbs_lint``), so building and checking them again is skipped. None: no template yet (build it).
-        """
-        shape = _device_shape(job)
-        common = self._device_shapes.get(shape) if shape is not None else None
-        if shape is None or common is None or not builders.is_smki_serial(serial):
-            return None
-        assert job.public_key is not None and job.entity_id is not None
-        values = TemplateValues.of(serial, job.public_key, job.entity_id, job.public_key_der)
-        tbs = self._templates.fill(shape, values)
-        if tbs is None:
-            return None
-        if self._crash_armed:
-            crash_point("linted")
-        signature = self._signer(job.key_label).sign(tbs, _ECDSA_SHA256)
-        if self.verify_every_signature or job.key_label not in verified:
-            ca_key = job.signer_certificate.public_key() if job.signer_certificate is not None else None
-            if not isinstance(ca_key, ec.EllipticCurvePublicKey):
-                raise _bad_signature(job)
-            try:
-                ca_key.verify(signature, tbs, _ECDSA_SHA256)
-            except InvalidSignature:
-                raise _bad_signature(job) from None
-            verified.add(job.key_label)
-        der = _certificate_der(tbs, signature)
-        not_before, not_after, subject_der = common
-        return _Signed(
-            serial=serial,
-            der=der,
-            not_before=not_before,
-            not_after=not_after,
-            subject_der=subject_der,
-            public_key_sha256=hashlib.sha256(P256_SPKI_HEADER + values.point).hexdigest(),
-        )
 
     # -- step 4 -------------------------------------------------------------------------------------------
     def _store(
@@ -475,14 +413,14 @@ class IssuanceCycle:
             }
             for job, cert, hex_, intent_id in zip(jobs, certificates, hexes, intent_ids, strict=True)
         ]
-        with self.db.session() as session:
+        with self.db.transaction() as tx:
             # The audit entries come first: their sequence numbers order changes for incremental
             # repository extracts, and go into each certificate row as it is inserted.
-            seqs = audit.append_prepared(session, prepared)
+            seqs = audit.append_prepared(tx, prepared)
             for row, seq in zip(rows, seqs, strict=True):
                 row["change_seq"] = seq
-            ids = ca_store.add_certificates(session, rows)
-            signed = ca_store.finish_intents(session, intent_ids, state=ca_store.SIGNED, at=issued_at)
+            ids = ca_store.add_certificates(tx, rows)
+            signed = ca_store.finish_intents(tx, intent_ids, state=ca_store.SIGNED, at=issued_at)
             if signed != len(intent_ids):
                 # An operator abandoned these serials meanwhile (`smki intents abandon`): they stay unused.
                 raise SmkiError(
@@ -510,24 +448,187 @@ class IssuanceCycle:
                 for job, cert, hex_, cid in zip(jobs, certificates, hexes, ids, strict=True)
             ]
             if on_stored is not None:
-                on_stored(session, issued)
+                on_stored(tx, issued)
             crash_point("storing")
         crash_point("stored")
         return issued
 
     def _abandon(self, intent_ids: Sequence[int], serials: Sequence[int], *, actor: str, reason: str) -> None:
-        with self.db.session() as session:
+        with self.db.transaction() as tx:
             ca_store.finish_intents(
-                session, intent_ids, state=ca_store.ABANDONED, at=self.clock(), reason=reason[:2000]
+                tx, intent_ids, state=ca_store.ABANDONED, at=self.clock(), reason=reason[:2000]
             )
             audit.record(
-                session,
+                tx,
                 actor=actor,
                 action="ca.issuance_abandoned",
                 object_type="issuance_intent",
                 object_id=str(intent_ids[0]),
                 details={"serials": [serial_hex(s) for s in serials], "reason": reason[:2000]},
             )
+
+
+# -- steps 2 and 3: one run's signing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A signed certificate not yet stored: what the repository row needs besides the job."""
+
+    serial: int
+    der: bytes
+    not_before: datetime
+    not_after: datetime
+    subject_der: bytes
+    public_key_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ShapeCommon:
+    """What every Device Certificate of one linted template shape in a run shares."""
+
+    not_before: datetime
+    not_after: datetime
+    subject_der: bytes
+
+
+class _Run:
+    """The signing state of one :meth:`IssuanceCycle.run`, made when it starts and dropped when it ends."""
+
+    def __init__(
+        self,
+        keys: KeyBackend,
+        env: PkiEnvironment,
+        *,
+        now: datetime,
+        path: IssuancePath,
+        signatures: SignatureCheck,
+        crash_armed: bool,
+    ) -> None:
+        self.keys = keys
+        self.env = env
+        self.now = now  # the notBefore of certificates that ask for none
+        self.fast = path is IssuancePath.FAST
+        # The simple path verifies every signature, whatever the caller asked for.
+        self.verify_every = signatures is SignatureCheck.EVERY or not self.fast
+        # Whether the crash test hook is set: the per-certificate ``linted`` step is skipped when it is
+        # not, as ``crash_point`` would return at once.
+        self.crash_armed = crash_armed
+        self.signers: dict[str, ec.EllipticCurvePrivateKey] = {}  # by key label
+        self.verified: set[str] = set()  # key labels with a verified signature in this run
+        self.templates = TemplateCache()  # fast path: fully linted Device TBS templates, by shape
+        self.shapes: dict[ShapeKey, _ShapeCommon] = {}  # fast path: what those shapes' certificates share
+
+    def sign(self, job: CertificateJob, serial: int, *, index: int, batch: int) -> _Signed:
+        """Lint, sign and verify one certificate: from its shape's template when the fast path has one,
+        else built by its profile builder and signed by cryptography through the linting signer."""
+        if self.fast:
+            signed = self._sign_from_template(job, serial)
+            if signed is not None:
+                return signed
+        return self._build_and_sign(job, serial, index=index, batch=batch)
+
+    def _build_and_sign(self, job: CertificateJob, serial: int, *, index: int, batch: int) -> _Signed:
+        def check(tbs: bytes) -> None:
+            self._lint_tbs(job, tbs, serial, index=index, batch=batch)
+            if self.crash_armed:
+                crash_point("linted")
+
+        builder = job.build(serial, self.now)
+        certificate = builder.sign(CheckingSigner(self._signer(job.key_label), check), hashes.SHA256())
+        if self._must_verify(job):
+            try:
+                certificate.verify_directly_issued_by(job.signer_certificate or certificate)
+            except (ValueError, TypeError, InvalidSignature):
+                raise _bad_signature(job) from None
+            self.verified.add(job.key_label)
+        public_key = certificate.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        signed = _Signed(
+            serial=certificate.serial_number,
+            der=certificate.public_bytes(serialization.Encoding.DER),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            subject_der=certificate.subject.public_bytes(),
+            public_key_sha256=spki_sha256(public_key),
+        )
+        shape = _device_shape(job)
+        if self.fast and shape is not None and self.templates.has(shape) and shape not in self.shapes:
+            self.shapes[shape] = _ShapeCommon(signed.not_before, signed.not_after, signed.subject_der)
+        return signed
+
+    def _lint_tbs(self, job: CertificateJob, tbs: bytes, serial: int, *, index: int, batch: int) -> None:
+        """Lint the exact TBSCertificate about to be signed; raise before the CA key signs a bad one.
+
+        Fast path: a Device TBS that is its shape's template with this request's values passes; the
+        first fully linted one of each shape becomes the template."""
+        shape = _device_shape(job) if self.fast else None
+        values = None
+        if shape is not None:
+            assert job.public_key is not None and job.entity_id is not None
+            values = TemplateValues.of(serial, job.public_key, job.entity_id)
+            if self.templates.matches(shape, tbs, values):
+                return
+        report = lint(candidate_der(tbs), self.env, issuer=job.signer_certificate)
+        failures = lint_failures(
+            report, approved_validity=job.approval_reference is not None and not job.kind.is_ca
+        )
+        if failures:
+            where = f"request {index + 1} of {batch}: " if batch > 1 else ""
+            raise PolicyRefusal(
+                "ca.lint_failed",
+                f"The {job.kind.title} was not signed because it breaks its profile ({where}"
+                + "; ".join(failures)
+                + ").",
+            )
+        if shape is not None and values is not None:
+            self.templates.learn(shape, tbs, values)
+
+    def _sign_from_template(self, job: CertificateJob, serial: int) -> _Signed | None:
+        """Fast path: sign a Device Certificate whose TBS is its shape's linted template with this
+        request's values put in. None: no template yet (build it).
+
+        The bytes are exactly those the builder would make and the template check would accept (see
+        ``tbs_lint``), so building and checking them again is skipped.
+        """
+        shape = _device_shape(job)
+        common = self.shapes.get(shape) if shape is not None else None
+        if shape is None or common is None or not builders.is_smki_serial(serial):
+            return None
+        assert job.public_key is not None and job.entity_id is not None
+        values = TemplateValues.of(serial, job.public_key, job.entity_id, job.public_key_der)
+        tbs = self.templates.fill(shape, values)
+        if tbs is None:
+            return None
+        if self.crash_armed:
+            crash_point("linted")
+        signature = self._signer(job.key_label).sign(tbs, _ECDSA_SHA256)
+        if self._must_verify(job):
+            ca_key = job.signer_certificate.public_key() if job.signer_certificate is not None else None
+            if not isinstance(ca_key, ec.EllipticCurvePublicKey):
+                raise _bad_signature(job)
+            try:
+                ca_key.verify(signature, tbs, _ECDSA_SHA256)
+            except InvalidSignature:
+                raise _bad_signature(job) from None
+            self.verified.add(job.key_label)
+        return _Signed(
+            serial=serial,
+            der=_certificate_der(tbs, signature),
+            not_before=common.not_before,
+            not_after=common.not_after,
+            subject_der=common.subject_der,
+            public_key_sha256=hashlib.sha256(P256_SPKI_HEADER + values.point).hexdigest(),
+        )
+
+    def _must_verify(self, job: CertificateJob) -> bool:
+        return self.verify_every or job.key_label not in self.verified
+
+    def _signer(self, key_label: str) -> ec.EllipticCurvePrivateKey:
+        signer = self.signers.get(key_label)
+        if signer is None:
+            signer = self.signers[key_label] = self.keys.signer(key_label)
+        return signer
 
 
 def check_key_usable(name: str, certificate: x509.Certificate, now: datetime) -> None:
@@ -555,18 +656,6 @@ def lint_failures(report: LintReport, *, approved_validity: bool = False) -> lis
         for f in report.findings
         if f.severity is Severity.ERROR and f.code not in ignored
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Signed:
-    """A signed certificate not yet stored: what the repository row needs besides the job."""
-
-    serial: int
-    der: bytes
-    not_before: datetime
-    not_after: datetime
-    subject_der: bytes
-    public_key_sha256: str
 
 
 def _certificate_der(tbs: bytes, signature: bytes) -> bytes:

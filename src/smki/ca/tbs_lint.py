@@ -160,14 +160,11 @@ class _Template:
 
 
 class TemplateCache:
-    """Fully linted Device TBS templates of the current issuance run, by shape."""
+    """Fully linted Device TBS templates of one issuance run, by shape (each run makes its own: a run has
+    one notBefore)."""
 
     def __init__(self) -> None:
         self._templates: dict[ShapeKey, _Template] = {}
-
-    def clear(self) -> None:
-        """Forget every template (a new run has a new notBefore)."""
-        self._templates.clear()
 
     def has(self, shape: ShapeKey) -> bool:
         """True when a linted template of ``shape`` is known."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from smki import governance
 from smki.ca import CertificateAuthorities, IssuedCertificate, IssueRequest
+from smki.ca.issuance import SignatureCheck
 from smki.model import (
     CertificateKind,
     EntityId,
@@ -49,7 +50,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CertificateRequest:
     """One request to the RA: the CSR bytes, who asks, and the facts the CSR itself cannot carry.
 
@@ -70,7 +71,7 @@ class CertificateRequest:
     validity_years: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """An accepted request: what the CSR asked for, why it is eligible, and what the CA is asked to sign."""
 
@@ -137,15 +138,15 @@ class RegistrationAuthority:
     ) -> IssuedCertificate:
         """Check one request and issue its certificate, or raise the refusal (PolicyRefusal/InvalidInput)."""
         request = CertificateRequest(
-            csr,
-            party_id,
-            kind,
-            device_type,
-            smi_status,
-            dcc_live_system,
-            approval_reference,
-            not_after,
-            validity_years,
+            csr=csr,
+            party_id=party_id,
+            kind=kind,
+            device_type=device_type,
+            smi_status=smi_status,
+            dcc_live_system=dcc_live_system,
+            approval_reference=approval_reference,
+            not_after=not_after,
+            validity_years=validity_years,
         )
         return self.submit_many([request], actor=actor)[0]
 
@@ -203,12 +204,19 @@ class RegistrationAuthority:
                 raise outcome
         return self.issue([o for o in outcomes if isinstance(o, Decision)], actor=actor)
 
-    def issue(self, decisions: Sequence[Decision], *, actor: str) -> list[IssuedCertificate]:
+    def issue(
+        self,
+        decisions: Sequence[Decision],
+        *,
+        actor: str,
+        signatures: SignatureCheck = SignatureCheck.EVERY,
+    ) -> list[IssuedCertificate]:
         """Issue accepted requests through the CA, all or nothing.
 
         The duplicate-key rule is applied again inside the transaction that stores the certificates
         (``smki.ra.key_guard``): a key decided as new that another request has had certified since the
         check is refused there (``csr.duplicate_public_key``), and nothing of the batch is released.
+        ``signatures``: which signatures the CA verifies before release (``issue_many``).
         """
         if self.cas is None:
             raise _no_ca()
@@ -217,7 +225,10 @@ class RegistrationAuthority:
             for d in decisions
         ]
         return self.cas.issue_many(
-            [d.issue_request for d in decisions], actor=actor, on_stored=key_guard(claims)
+            [d.issue_request for d in decisions],
+            actor=actor,
+            on_stored=key_guard(claims),
+            signatures=signatures,
         )
 
     # -- the pipeline ----------------------------------------------------------------------------------
@@ -226,21 +237,21 @@ class RegistrationAuthority:
         self, requests: Sequence[CertificateRequest], parsed: Sequence[CsrFacts | SmkiError]
     ) -> _Context:
         facts = [f for f in parsed if isinstance(f, CsrFacts)]
-        with self.db.read_session() as session:
+        with self.db.read_transaction() as tx:
             holders = ra_store.holders_of(
-                session, [f.entity_id.compact for f in facts if f.kind is not CertificateKind.DEVICE]
+                tx, [f.entity_id.compact for f in facts if f.kind is not CertificateKind.DEVICE]
             )
             wanted = {r.party_id for r in requests} | {p for ids in holders.values() for p in ids}
-            parties = load_parties(session, wanted)
+            parties = load_parties(tx, wanted)
             statuses: dict[tuple[str, Hierarchy], SubscriberStatus] = {}
             for hierarchy in Hierarchy:
                 for pid, status in ra_store.subscriber_statuses(
-                    session, {r.party_id for r in requests}, hierarchy.value
+                    tx, {r.party_id for r in requests}, hierarchy.value
                 ).items():
                     statuses[(pid, hierarchy)] = SubscriberStatus(status)
             keys = {
                 h: ra_store.public_keys_in_family(
-                    session, [f.public_key_sha256 for f in facts if f.kind.hierarchy is h], h.value
+                    tx, [f.public_key_sha256 for f in facts if f.kind.hierarchy is h], h.value
                 )
                 for h in Hierarchy
             }
@@ -294,7 +305,13 @@ class RegistrationAuthority:
             subscriber=requester.party_id,
             public_key_der=facts.public_key_der,
         )
-        return Decision(facts, eligibility, key_decision, tuple(approvals), issue)
+        return Decision(
+            facts=facts,
+            eligibility=eligibility,
+            key_decision=key_decision,
+            approvals=tuple(approvals),
+            issue_request=issue,
+        )
 
     def _eligibility(
         self, request: CertificateRequest, facts: CsrFacts, requester: Party, context: _Context

@@ -1,24 +1,29 @@
 """Batch issuance of Device Certificates (and any other end-entity kind) through the full RA pipeline.
 
 Each CSR goes through ``RegistrationAuthority.check_many`` (parse, proof of possession, profile, subscriber
-authorised, eligibility, duplicate key, approvals) and the accepted ones through the CA's ``issue_many``
-(serials reserved and committed before signing; certificates, intents and one audit entry per certificate
-stored in one transaction per chunk). Nothing here decides a rule.
+authorised, eligibility, duplicate key, approvals) and the accepted ones through the RA's ``issue`` (the
+CA's ``issue_many``: serials reserved and committed before signing; certificates, intents and one audit
+entry per certificate stored in one transaction per chunk). Nothing here decides a rule.
 
 Work is split into chunks (``chunk_size`` CSRs) and done by ``workers`` spawned processes, each with its own
 database connection and its own key backend (``smki.keys.open_backend``: no key material crosses a process
 boundary). A chunk is done in two steps so that a key appearing twice in the batch is refused exactly as
 ``check_many`` refuses a duplicate within one call, whatever chunks the two requests fall in:
 
-1. *check* (worker): ``check_many`` on the chunk; the accepted requests come back with their key digest.
+1. *check* (worker, ``_check_chunk``): ``check_many`` on the chunk; the worker keeps the accepted decisions
+   and sends back a ``CheckedChunk``: each accepted request's ``AcceptedKey`` and each refusal.
 2. the parent takes chunks in order and refuses an accepted request whose key an earlier chunk of the
    batch already had accepted (L11.4, through ``policy.csr.check_duplicate_key``);
-3. *issue* (the same worker, which kept the chunk's accepted requests from step 1): ``issue_many`` on
-   the rest of the chunk, with the RA's duplicate-key guard
-   (``smki.ra.key_guard``): inside the storing transaction, under the per-hierarchy lock, a key decided as
-   new that another batch, worker or process has had certified since step 1 is refused (L11.4). Should
-   the CA or the guard refuse one of them, the chunk is issued again one request at a time so that only
-   that request fails.
+3. *issue* (the same worker, ``_issue_chunk``): the RA issues the chunk's decisions the parent kept, with
+   the duplicate-key guard (``smki.ra.key_guard``): inside the storing transaction, under the
+   per-hierarchy lock, a key decided as new that another batch, worker or process has had certified since
+   step 1 is refused (L11.4). Should the CA or the guard refuse one of them, the chunk is issued again one
+   request at a time so that only that request fails. The CA verifies the first signature of each of its
+   keys per chunk (``SignatureCheck.FIRST_PER_KEY``).
+
+What crosses a process boundary is typed and plain: a ``BatchSetup`` to start each worker, a chunk's start
+and CSR bytes or kept indexes to it, a ``CheckedChunk`` or ``BatchItemResult`` values back. No key object
+or key bytes of any CA.
 
 Results stream in input order; at most ``2 * workers`` chunks are in flight, so memory does not grow with
 the batch (the parent keeps the key digests accepted so far, 32 bytes each, for step 2).
@@ -33,22 +38,22 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-
-from smki.ca import CertificateAuthorities, IssueRequest, backend_in_use
-from smki.model import CertificateKind, EntityId, Hierarchy, KeyUsage, RemotePartyRole, SmiStatus, SmkiError
+from smki.ca import CertificateAuthorities, backend_in_use
+from smki.ca.issuance import SignatureCheck
+from smki.model import CertificateKind, Hierarchy, RemotePartyRole, SmiStatus, SmkiError
 from smki.policy.csr import check_duplicate_key
 from smki.policy.eligibility import DeviceType
 from smki.profiles.environment import PkiEnvironment
 from smki.ra.authority import CertificateRequest, Decision, RegistrationAuthority
-from smki.ra.key_guard import KeyClaim, key_guard, reuse_allowed_by
 from smki.ra.parties import load_parties
 from smki.storage import Database
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +71,46 @@ class BatchItemResult:
         """The certificate as PEM text (made when asked for)."""
         return _pem(self.der) if self.der is not None else None
 
+    def __reduce__(self) -> tuple[type[BatchItemResult], tuple[Any, ...]]:
+        # Pickled as its field values (workers send results back): a fifth of the default's cost.
+        return (BatchItemResult, (self.index, self.ok, self.serial_hex, self.der, self.error))
 
-# What crosses the process boundary: plain values only (no key objects, no key bytes of any CA).
-# (index, hierarchy, key sha256, issue fields, re-use of a certified key allowed)
-_Accepted = tuple[int, str, str, tuple[Any, ...], bool]
-_Refused = tuple[int, dict[str, str | None]]
+
+@dataclass(frozen=True, slots=True)
+class AcceptedKey:
+    """A request a worker accepted, as the parent needs it for the cross-chunk duplicate-key check."""
+
+    index: int
+    kind: CertificateKind
+    role: RemotePartyRole | None
+    public_key_sha256: str  # hex SHA-256 of the SubjectPublicKeyInfo DER
+
+    def __reduce__(self) -> tuple[type[AcceptedKey], tuple[Any, ...]]:
+        # Pickled as its field values (one per accepted CSR): a fifth of the default's cost.
+        return (AcceptedKey, (self.index, self.kind, self.role, self.public_key_sha256))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedChunk:
+    """What a worker's check of one chunk sends back: the accepted requests' keys and the refusals."""
+
+    accepted: tuple[AcceptedKey, ...]
+    refused: tuple[BatchItemResult, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchSetup:
+    """What each worker process is started with: where the SMKI is, and the batch's common request facts."""
+
+    database_url: str
+    connect_args: dict[str, Any]
+    home: str
+    env: PkiEnvironment
+    key_backend: str
+    party_id: str
+    actor: str
+    device_type: DeviceType | None
+    smi_status: SmiStatus | None
 
 
 class BatchIssuer:
@@ -113,76 +153,80 @@ class BatchIssuer:
         """
         total = len(csrs) if isinstance(csrs, Sized) else 0
         chunk_size = _balanced_chunk_size(total, self.workers, self.chunk_size)
-        with self.db.read_session() as session:
-            requester = load_parties(session, {party_id}).get(party_id)
+        with self.db.read_transaction() as tx:
+            requester = load_parties(tx, {party_id}).get(party_id)
         requester_is_dcc = requester is not None and requester.is_dcc
-        accepted_keys: dict[str, set[bytes]] = {h.value: set() for h in Hierarchy}
+        accepted_keys: dict[Hierarchy, set[bytes]] = {h: set() for h in Hierarchy}
+        setup = BatchSetup(
+            database_url=self.db.url,
+            connect_args=self.db.connect_args,
+            home=str(self.home),
+            env=self.env,
+            key_backend=self.key_backend,
+            party_id=party_id,
+            actor=actor,
+            device_type=device_type,
+            smi_status=smi_status,
+        )
         depth = 2 * self.workers
         context = get_context("spawn")
         # One single-process executor per worker: a chunk is checked and issued by the same worker, which
-        # keeps the chunk's accepted requests in memory between the two steps.
+        # keeps the chunk's accepted decisions in memory between the two steps.
         pools = [
-            ProcessPoolExecutor(
-                1,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(self.db.url, self.db.connect_args, str(self.home), self.env, self.key_backend),
-            )
+            ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker, initargs=(setup,))
             for _ in range(self.workers)
         ]
 
         def pool_of(start: int) -> ProcessPoolExecutor:
             return pools[(start // chunk_size) % len(pools)]
 
-        checks: deque[tuple[int, int, Future[tuple[list[_Accepted], list[_Refused]]]]] = deque()
-        issues: deque[tuple[int, int, list[_Refused], Future[list[_Outcome]]]] = deque()
+        checks: deque[tuple[int, int, Future[CheckedChunk]]] = deque()
+        issues: deque[tuple[int, int, list[BatchItemResult], Future[list[BatchItemResult]]]] = deque()
         chunks = _chunks(csrs, chunk_size)
         exhausted = False
         done = 0
         try:
             while True:
+                # 1. keep up to ``depth`` chunks in flight: send the next ones to be checked
                 while not exhausted and len(checks) + len(issues) < depth:
                     chunk = next(chunks, None)
                     if chunk is None:
                         exhausted = True
                         break
                     start, items = chunk
-                    fut = pool_of(start).submit(_check_chunk, start, items, party_id, device_type, smi_status)
-                    checks.append((start, len(items), fut))
+                    checks.append((start, len(items), pool_of(start).submit(_check_chunk, start, items)))
+                # 2. the oldest checked chunk: refuse keys an earlier chunk had, send the rest to be issued
                 if checks and (len(issues) < self.workers or not issues):
                     start, count, check_future = checks.popleft()
-                    accepted, refused = _result(check_future)
-                    keep: list[_Accepted] = []
-                    for item in accepted:
-                        index, hierarchy, digest, fields, _ = item
-                        key = bytes.fromhex(digest)
-                        if key in accepted_keys[hierarchy]:
+                    checked = _result(check_future)
+                    refused = list(checked.refused)
+                    keep: list[int] = []
+                    for item in checked.accepted:
+                        key = bytes.fromhex(item.public_key_sha256)
+                        family = accepted_keys[item.kind.hierarchy]
+                        if key in family:
                             try:
                                 check_duplicate_key(
-                                    CertificateKind(fields[0]),
+                                    item.kind,
                                     key_in_family=True,
                                     requester_is_dcc=requester_is_dcc,
-                                    role=RemotePartyRole(fields[4]) if fields[4] is not None else None,
+                                    role=item.role,
                                 )
                             except SmkiError as exc:
-                                refused.append((index, exc.as_dict()))
+                                refused.append(_refused(item.index, exc))
                                 continue
-                        accepted_keys[hierarchy].add(key)
-                        keep.append(item)
-                    issue_future = pool_of(start).submit(_issue_chunk, keep, actor)
-                    issues.append((start, count, refused, issue_future))
+                        family.add(key)
+                        keep.append(item.index)
+                    issues.append((start, count, refused, pool_of(start).submit(_issue_chunk, start, keep)))
                     continue
                 if not issues:
                     break
+                # 3. the oldest issued chunk: its results, in input order
                 start, count, refused, issue_future = issues.popleft()
-                outcomes: dict[int, tuple[bool, str | None, bytes | None, dict[str, str | None] | None]] = {}
-                for index, ok, serial, der, error in _result(issue_future):
-                    outcomes[index] = (ok, serial, der, error)
-                for index, error in refused:
-                    outcomes[index] = (False, None, None, error)
+                outcomes = {r.index: r for r in _result(issue_future)}
+                outcomes.update((r.index, r) for r in refused)
                 for index in range(start, start + count):
-                    ok, serial, der, error = outcomes[index]
-                    yield BatchItemResult(index, ok, serial, der, error)
+                    yield outcomes[index]
                 done += count
                 if progress is not None:
                     progress(done, total)
@@ -194,10 +238,7 @@ class BatchIssuer:
                 pool.shutdown(wait=True, cancel_futures=True)
 
 
-_Outcome = tuple[int, bool, str | None, bytes | None, dict[str, str | None] | None]
-
-
-def _result(future: Future[Any]) -> Any:
+def _result(future: Future[_T]) -> _T:
     try:
         return future.result()
     except BrokenProcessPool:
@@ -210,6 +251,10 @@ def _worker_died() -> SmkiError:
         "A batch worker process died; the certificates already returned are issued and recorded, the "
         "rest were not released: submit them again (already certified keys are refused as duplicates).",
     )
+
+
+def _refused(index: int, refusal: SmkiError) -> BatchItemResult:
+    return BatchItemResult(index=index, ok=False, serial_hex=None, der=None, error=refusal.as_dict())
 
 
 def _balanced_chunk_size(total: int, workers: int, limit: int) -> int:
@@ -242,135 +287,92 @@ def _pem(der: bytes) -> str:
 
 # --- worker processes ---------------------------------------------------------------------------------
 
-_worker: dict[str, Any] = {}
-_PENDING_LIMIT = 100_000
+
+@dataclass(slots=True)
+class _Worker:
+    """A worker process's own RA and CAs, and the decisions of the chunks it checked and has yet to issue."""
+
+    setup: BatchSetup
+    ra: RegistrationAuthority
+    pending: dict[int, dict[int, Decision]] = field(default_factory=dict)  # chunk start -> index -> decision
 
 
-def _init_worker(
-    url: str, connect_args: dict[str, Any], home: str, env: PkiEnvironment, key_backend: str
-) -> None:
+_worker: _Worker | None = None  # this process's, once ``_init_worker`` has run
+
+
+def _init_worker(setup: BatchSetup) -> None:
     from smki.keys import open_backend
 
-    db = Database(url, connect_args=connect_args)
-    keys = open_backend(key_backend, Path(home))
-    cas = CertificateAuthorities.open(db, keys, env)
-    cas.cycle.verify_every_signature = False  # the first signature of each key per chunk is verified
-    _worker["ra"] = RegistrationAuthority(db, cas, env)
-    _worker["cas"] = cas
-    _worker["pending"] = {}
+    global _worker
+    db = Database(setup.database_url, connect_args=setup.connect_args)
+    keys = open_backend(setup.key_backend, Path(setup.home))
+    cas = CertificateAuthorities.open(db, keys, setup.env)
+    _worker = _Worker(setup, RegistrationAuthority(db, cas, setup.env))
     # What is loaded now (modules, the database engine, the CAs) lives as long as the worker: moved out of
     # the collector's reach, the full collections that each chunk's many objects set off no longer walk it.
     gc.collect()
     gc.freeze()
 
 
-def _check_chunk(
-    start: int,
-    csrs: list[bytes],
-    party_id: str,
-    device_type: DeviceType | None,
-    smi_status: SmiStatus | None,
-) -> tuple[list[_Accepted], list[_Refused]]:
-    ra: RegistrationAuthority = _worker["ra"]
-    pending: dict[int, IssueRequest] = _worker.setdefault("pending", {})
-    if len(pending) > _PENDING_LIMIT:  # requests the parent refused (cross-chunk duplicates) pile up
-        pending.clear()
+def _current_worker() -> _Worker:
+    if _worker is None:
+        raise RuntimeError("not a batch worker process: _init_worker has not run")
+    return _worker
+
+
+def _check_chunk(start: int, csrs: list[bytes]) -> CheckedChunk:
+    """Step 1: check the chunk; keep the accepted decisions here until the parent sends the chunk back."""
+    worker = _current_worker()
+    setup = worker.setup
     requests = [
-        CertificateRequest(csr, party_id, device_type=device_type, smi_status=smi_status) for csr in csrs
-    ]
-    accepted: list[_Accepted] = []
-    refused: list[_Refused] = []
-    for offset, outcome in enumerate(ra.check_many(requests)):
-        index = start + offset
-        if isinstance(outcome, SmkiError):
-            refused.append((index, outcome.as_dict()))
-            continue
-        facts = outcome.facts
-        pending[index] = outcome.issue_request
-        accepted.append(
-            (
-                index,
-                facts.kind.hierarchy.value,
-                facts.public_key_sha256,
-                _fields(outcome),
-                reuse_allowed_by(outcome.key_decision, outcome.approvals),
-            )
+        CertificateRequest(
+            csr=csr, party_id=setup.party_id, device_type=setup.device_type, smi_status=setup.smi_status
         )
-    return accepted, refused
+        for csr in csrs
+    ]
+    kept: dict[int, Decision] = {}
+    accepted: list[AcceptedKey] = []
+    refused: list[BatchItemResult] = []
+    for index, outcome in enumerate(worker.ra.check_many(requests), start):
+        if isinstance(outcome, SmkiError):
+            refused.append(_refused(index, outcome))
+            continue
+        kept[index] = outcome
+        facts = outcome.facts
+        accepted.append(AcceptedKey(index, facts.kind, facts.role, facts.public_key_sha256))
+    worker.pending[start] = kept
+    return CheckedChunk(tuple(accepted), tuple(refused))
 
 
-def _fields(decision: Decision) -> tuple[Any, ...]:
-    r = decision.issue_request
-    return (
-        r.kind.value,
-        decision.facts.public_key_der,
-        r.key_usage.value,
-        r.entity_id.value,
-        r.role.code if r.role is not None else None,
-        r.common_name,
-        r.not_before,
-        r.not_after,
-        r.approval_reference,
-        r.subscriber,
-    )
-
-
-def _request(fields: tuple[Any, ...]) -> IssueRequest:
-    kind, spki, usage, eui, role, common_name, not_before, not_after, approval, subscriber = fields
-    public_key = load_der_public_key(spki)
-    return IssueRequest(
-        kind=CertificateKind(kind),
-        public_key=public_key,  # type: ignore[arg-type]  # a P-256 key: check_many accepted it
-        key_usage=KeyUsage(usage),
-        entity_id=EntityId(eui),
-        role=RemotePartyRole(role) if role is not None else None,
-        common_name=common_name,
-        not_before=not_before,
-        not_after=not_after,
-        approval_reference=approval,
-        subscriber=subscriber,
-        public_key_der=spki,
-    )
-
-
-def _pending_request(kept: IssueRequest | None, fields: tuple[Any, ...]) -> IssueRequest:
-    """The request kept at check time when it is the one these fields describe, else one rebuilt."""
-    if kept is not None and kept.kind.value == fields[0] and kept.entity_id.value == fields[3]:
-        return kept
-    return _request(fields)
-
-
-def _issue_chunk(items: list[_Accepted], actor: str) -> list[_Outcome]:
-    cas: CertificateAuthorities = _worker["cas"]
-    if not items:
+def _issue_chunk(start: int, indexes: list[int]) -> list[BatchItemResult]:
+    """Step 3: issue the chunk's decisions at ``indexes`` (those the parent kept), all at once or, should
+    one be refused, one by one."""
+    worker = _current_worker()
+    kept = worker.pending.pop(start)
+    decisions = [kept[index] for index in indexes]
+    if not decisions:
         return []
-    # The requests this worker accepted when it checked the chunk; rebuilt from the fields otherwise.
-    pending: dict[int, IssueRequest] = _worker.setdefault("pending", {})
-    requests = [_pending_request(pending.pop(index, None), fields) for index, _, _, fields, _ in items]
-    # L11.4 again in the storing transaction: another batch or process may have certified a key since.
-    # (each request's kind is the CertificateKind(fields[0]) its fields name: ``_pending_request``)
-    claims = [
-        KeyClaim(request.kind, digest, reuse)
-        for request, (_, _, digest, _, reuse) in zip(requests, items, strict=True)
-    ]
     try:
-        issued = cas.issue_many(requests, actor=actor, on_stored=key_guard(claims))
+        issued = worker.ra.issue(decisions, actor=worker.setup.actor, signatures=SignatureCheck.FIRST_PER_KEY)
     except SmkiError:
-        # One of them was refused by the CA or the duplicate-key guard (nothing of the chunk was released):
-        # issue one by one so that only the refused request fails.
-        out: list[_Outcome] = []
-        for (index, *_), request, claim in zip(items, requests, claims, strict=True):
-            try:
-                one = cas.issue_many([request], actor=actor, on_stored=key_guard([claim]))[0]
-            except SmkiError as exc:
-                out.append((index, False, None, None, exc.as_dict()))
-                continue
-            out.append((index, True, one.serial_hex, one.der, None))
-        return out
+        # The CA or the duplicate-key guard refused one of them (nothing of the chunk was released).
+        return [
+            _issue_alone(worker, index, decision) for index, decision in zip(indexes, decisions, strict=True)
+        ]
     return [
-        (index, True, cert.serial_hex, cert.der, None)
-        for (index, *_), cert in zip(items, issued, strict=True)
+        BatchItemResult(index=index, ok=True, serial_hex=cert.serial_hex, der=cert.der, error=None)
+        for index, cert in zip(indexes, issued, strict=True)
     ]
 
 
-__all__ = ["BatchIssuer", "BatchItemResult"]
+def _issue_alone(worker: _Worker, index: int, decision: Decision) -> BatchItemResult:
+    try:
+        [cert] = worker.ra.issue(
+            [decision], actor=worker.setup.actor, signatures=SignatureCheck.FIRST_PER_KEY
+        )
+    except SmkiError as exc:
+        return _refused(index, exc)
+    return BatchItemResult(index=index, ok=True, serial_hex=cert.serial_hex, der=cert.der, error=None)
+
+
+__all__ = ["AcceptedKey", "BatchIssuer", "BatchItemResult", "BatchSetup", "CheckedChunk"]

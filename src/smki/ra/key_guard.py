@@ -18,16 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from smki.ca import IssuedCertificate
 from smki.ca.issuance import StoredHook
 from smki.model import CertificateKind, Hierarchy, PolicyRefusal, SmkiError
 from smki.policy.csr import KeyDecision, check_duplicate_key
-from smki.storage import ra_store
+from smki.storage import Transaction, ra_store
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeyClaim:
     """One request's public key as the RA decided it: its kind (hence family), key digest, and whether
     re-using a key already in the family was allowed."""
@@ -41,7 +39,11 @@ class KeyClaim:
         cls, kind: CertificateKind, public_key_sha256: str, decision: KeyDecision, approvals: Sequence[str]
     ) -> KeyClaim:
         """The claim of a request the RA accepted with ``decision`` and these SMKI PMA approvals."""
-        return cls(kind, public_key_sha256, reuse_allowed_by(decision, approvals))
+        return cls(
+            kind=kind,
+            public_key_sha256=public_key_sha256,
+            reuse_allowed=reuse_allowed_by(decision, approvals),
+        )
 
 
 def reuse_allowed_by(decision: KeyDecision, approvals: Sequence[str]) -> bool:
@@ -56,15 +58,15 @@ def key_guard(claims: Sequence[KeyClaim]) -> StoredHook:
     request order."""
     frozen = tuple(claims)
 
-    def guard(session: Session, issued: list[IssuedCertificate]) -> None:
-        check_claims(session, frozen, issued)
+    def guard(tx: Transaction, issued: list[IssuedCertificate]) -> None:
+        check_claims(tx, frozen, issued)
 
     return guard
 
 
-def check_claims(session: Session, claims: Sequence[KeyClaim], issued: Sequence[IssuedCertificate]) -> None:
+def check_claims(tx: Transaction, claims: Sequence[KeyClaim], issued: Sequence[IssuedCertificate]) -> None:
     """Refuse (PolicyRefusal ``csr.duplicate_public_key``) when a key decided as new is already in another
-    certificate of its family than those being stored in ``session``'s transaction."""
+    certificate of its family than those being stored in the transaction ``tx``."""
     if len(claims) != len(issued) or any(
         c.public_key_sha256 != i.public_key_sha256 or c.kind is not i.kind
         for c, i in zip(claims, issued, strict=True)
@@ -84,11 +86,11 @@ def check_claims(session: Session, claims: Sequence[KeyClaim], issued: Sequence[
         seen.add(family)
     if not new_keys:
         return
-    ra_store.lock_key_families(session, [h.value for h in new_keys])
+    ra_store.lock_key_families(tx, [h.value for h in new_keys])
     ours = [i.certificate_id for i in issued if i.certificate_id is not None]
     for hierarchy, indexes in new_keys.items():
         found = ra_store.public_keys_in_family(
-            session,
+            tx,
             [claims[i].public_key_sha256 for i in indexes],
             hierarchy.value,
             excluding_certificate_ids=ours,
