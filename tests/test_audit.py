@@ -19,7 +19,7 @@ from smki.storage import Database
 
 def _append(db: Database, n: int, actor: str = "operator") -> None:
     for i in range(n):
-        with db.session() as s:
+        with db.transaction() as s:
             audit.record(
                 s,
                 actor=actor,
@@ -46,7 +46,7 @@ def test_appended_entries_verify_and_chain(database: Database) -> None:
 
 def test_rolled_back_change_leaves_no_entry(database: Database) -> None:
     _append(database, 2)
-    with pytest.raises(RuntimeError), database.session() as s:
+    with pytest.raises(RuntimeError), database.transaction() as s:
         audit.record(s, actor="x", action="a", object_type="t", object_id="1")
         raise RuntimeError("crash after the audit write, before commit")
     result = audit.verify(database)
@@ -105,7 +105,7 @@ def test_rehashed_forgery_without_head_update_is_detected(database: Database) ->
 
 
 def test_secrets_are_refused_in_details(database: Database) -> None:
-    with pytest.raises(SmkiError) as info, database.session() as s:
+    with pytest.raises(SmkiError) as info, database.transaction() as s:
         audit.record(s, actor="op", action="a", object_type="t", object_id="1", details={"passphrase": "x"})
     assert info.value.code == "audit.secret_in_details"
 
@@ -226,10 +226,10 @@ def test_prepared_entries_chain_and_verify(database: Database) -> None:
     second = shape.prepare_many(
         actor="op", action="test.many", object_type="thing", entries=[("c", ("3", "x"))]
     )
-    with database.session() as s:
+    with database.transaction() as s:
         assert audit.append_prepared(s, first) == range(3, 5)
         assert audit.append_prepared(s, []) == range(0)
-    with database.session() as s:
+    with database.transaction() as s:
         records = audit.record_prepared(s, second)
     assert [(r.seq, r.object_id, r.details) for r in records] == [(5, "c", {"n": "3", "note": "x"})]
     result = audit.verify(database)

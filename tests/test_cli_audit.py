@@ -20,7 +20,7 @@ def test_audit_verify_names_the_edited_row(kind: str, tmp_path: Path, database_u
     db = Database(url)
     db.upgrade()
     for i in range(5):
-        with db.session() as s:
+        with db.transaction() as s:
             audit.record(s, actor="operator", action="test.step", object_type="thing", object_id=str(i))
     runner = CliRunner()
     env = {"SMKI_DATABASE_URL": url, "SMKI_HOME": str(tmp_path)}

@@ -60,7 +60,7 @@ def test_0008_drops_the_random_key_indexes_keeps_the_chain_and_its_downgrade_res
     assert "ix_certificates_serial_hex" in certificate_indexes(db)
     assert "uq_audit_log_entry_hash" in audit_unique_constraints(db)
     # Entries written before the upgrade are carried over by SQLite's table rebuild and still verify.
-    with db.session() as s:
+    with db.transaction() as s:
         for n in range(3):
             audit.record(s, actor="t", action="test.entry", object_type="thing", object_id=str(n))
     db.upgrade()

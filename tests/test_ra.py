@@ -214,7 +214,7 @@ def test_l3_18_row_eligible_party_gets_its_certificate(
                 org_csr(eui, role), party_id=party_id, actor=party_id, dcc_live_system=_system_for(role)
             )
         assert refused(info) == ("subject.ca_role", "L3.19")  # the CSR rule (lint's), before eligibility
-        with world.db.read_session() as s:
+        with world.db.read_transaction() as s:
             held = [r for r in ca_store.all_authorities(s) if r.kind == OCA_ROLES[role].value]
             assert held and held[0].active
             cert = ca_store.certificate_by_serial(s, held[0].certificate_serial)
@@ -230,7 +230,7 @@ def test_l3_18_row_eligible_party_gets_its_certificate(
         party_id,
     )
     assert_lints_clean(world, issued)
-    with world.db.read_session() as s:
+    with world.db.read_transaction() as s:
         row = ca_store.certificate_by_serial(s, issued.serial_hex)
         assert row is not None and row.subscriber == party_id
 
@@ -485,7 +485,7 @@ def test_duplicate_public_key_in_the_same_family_refused(world: World) -> None:
 
 def test_a_key_certified_by_the_key_ceremony_counts_as_issued(world: World) -> None:
     # the commissioning certificates of `smki init` are in the repository: their keys are taken
-    with world.db.read_session() as s:
+    with world.db.read_transaction() as s:
         rows = ca_store.certificates_by_entity_id(s, DCC_ID.compact, kind=CertificateKind.ORGANISATION.value)
         shas = [r.public_key_sha256 for r in rows]
     assert shas, "smki init lodges the Recovery Certificate (L3.23(e))"
@@ -494,7 +494,7 @@ def test_a_key_certified_by_the_key_ceremony_counts_as_issued(world: World) -> N
 
 
 def ra_store_keys(db: Database, sha: str) -> bool:
-    with db.read_session() as s:
+    with db.read_transaction() as s:
         return sha in ra_store.public_keys_in_family(s, [sha], Hierarchy.ORGANISATION.value)
 
 
@@ -583,7 +583,7 @@ def test_mp261_dcc_gets_the_reissued_certificate_through_the_ca(world: World, ro
     nb, na = renewed.not_before, renewed.not_after
     assert na == nb.replace(year=nb.year + 17) - timedelta(seconds=1)
     assert_lints_clean(world, renewed, approved_validity=True)
-    with world.db.read_session() as s:
+    with world.db.read_transaction() as s:
         row = ca_store.certificate_by_serial(s, renewed.serial_hex)
         assert (
             row is not None
@@ -813,7 +813,7 @@ def test_submit_many_issues_a_batch_and_refuses_all_of_it_for_one_bad_request(wo
     ]
     issued = world.ra.submit_many(batch, actor="elec")
     assert len(issued) == 40 and len({c.serial for c in issued}) == 40
-    with world.db.read_session() as s:
+    with world.db.read_transaction() as s:
         before = ca_store.count_certificates(s)
     key = ec.generate_private_key(ec.SECP256R1())
     dup = [
@@ -842,7 +842,7 @@ def test_submit_many_issues_a_batch_and_refuses_all_of_it_for_one_bad_request(wo
     with pytest.raises(PolicyRefusal) as info:
         world.ra.submit_many(dup, actor="elec")
     assert info.value.message.startswith("Request 2 of 2:")
-    with world.db.read_session() as s:
+    with world.db.read_transaction() as s:
         assert ca_store.count_certificates(s) == before
 
 

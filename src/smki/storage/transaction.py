@@ -39,10 +39,8 @@ class Transaction:
         return f"<smki {kind} transaction>"
 
 
-def session_of(tx: Transaction | Session) -> Session:
+def session_of(tx: Transaction) -> Session:
     """The SQLAlchemy session behind ``tx``: for the ``storage`` package's own modules only."""
-    if isinstance(tx, Session):  # TRANSITIONAL: removed once no caller outside storage holds a Session
-        return tx
     if isinstance(tx, Transaction):
         return tx._Transaction__session  # type: ignore[attr-defined,no-any-return]
     raise TypeError(f"expected a storage Transaction, not {type(tx).__name__}")
