@@ -14,6 +14,7 @@ reach it by deliberately reading another package's private attributes.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, NoReturn, final
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,9 +29,9 @@ class Signer(ec.EllipticCurvePrivateKey):
     __slots__ = ()
 
     @property
+    @abc.abstractmethod
     def label(self) -> str:
-        """The key's label in its backend."""
-        raise NotImplementedError
+        """The key's label in its backend (each backend's signer says where it keeps it)."""
 
     @property
     def curve(self) -> ec.EllipticCurve:
