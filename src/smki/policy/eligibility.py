@@ -369,18 +369,6 @@ OCA_ROLES: Mapping[RemotePartyRole, CertificateKind] = {
 }
 
 
-def check_end_entity_role(role: RemotePartyRole) -> None:
-    """Refuse an Organisation Certificate request whose role belongs to an OCA Certificate (L3.19)."""
-    kind = OCA_ROLES.get(role)
-    if kind is not None:
-        raise PolicyRefusal(
-            "eligibility.organisation.oca_role",
-            f"A certificate with the {role} role is the {kind.title}, which the DCC obtains through the key "
-            "ceremony (smki init), not by an Organisation Certificate request.",
-            "L3.19",
-        )
-
-
 # ---------------------------------------------------------------------------------------------------
 # L3.20 IKI Certificates
 # ---------------------------------------------------------------------------------------------------

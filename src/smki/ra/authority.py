@@ -31,7 +31,6 @@ from smki.policy.eligibility import (
     DeviceType,
     EligibilityDecision,
     check_device_eligibility,
-    check_end_entity_role,
     check_iki_eligibility,
     check_organisation_eligibility,
 )
@@ -332,7 +331,9 @@ class RegistrationAuthority:
         holder = _holder(context, facts.entity_id)
         if facts.kind is CertificateKind.ORGANISATION:
             assert facts.role is not None
-            decision = check_organisation_eligibility(
+            # A root or issuingAuthority role never gets here: the CSR rules refuse it first
+            # (subject.ca_role, L3.19), the one home of that rule.
+            return check_organisation_eligibility(
                 requester,
                 role=facts.role,
                 entity_id=facts.entity_id,
@@ -340,8 +341,6 @@ class RegistrationAuthority:
                 dcc_live_system=request.dcc_live_system,
                 live_systems=self.live_systems,
             )
-            check_end_entity_role(facts.role)
-            return decision
         return check_iki_eligibility(requester, entity_id=facts.entity_id, subject_holder=holder)
 
     def _validity(
