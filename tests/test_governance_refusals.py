@@ -33,9 +33,8 @@ from smki.governance import (
 )
 from smki.model import EntityId, InvalidInput, PolicyRefusal, RemotePartyRole, SmkiError
 from smki.storage import Database
+from test_governance import MEETING_DAY, START, appoint, constitute, meeting_with, person
 
-START = date(2026, 1, 5)
-MEETING_DAY = date(2026, 3, 2)
 WAN = EntityId.parse("90-B3-D5-1F-30-01-00-00")
 FOR, AGAINST = VoteChoice.FOR, VoteChoice.AGAINST
 
@@ -100,18 +99,6 @@ EXPECTED: dict[str, set[str | None]] = {
     "pma.vote_choice": {None},
 }
 
-ROSTER = (
-    ("Chair", Office.CHAIR),
-    ("Large 1", Office.SUPPLIER_LARGE),
-    ("Large 2", Office.SUPPLIER_LARGE),
-    ("Large 3", Office.SUPPLIER_LARGE),
-    ("Small", Office.SUPPLIER_SMALL),
-    ("Electricity", Office.NETWORK_ELECTRICITY),
-    ("Gas", Office.NETWORK_GAS),
-    ("SSC", Office.SSC),
-    ("TABASC", Office.TABASC),
-    ("Specialist", Office.SPECIALIST),
-)
 
 
 def refused(
@@ -128,38 +115,6 @@ def refused(
     if db is not None:
         assert audit.verify(db).entries == before, f"{code} wrote to the audit log"
     return error
-
-
-def person(db: Database, name: str, kind: PersonKind = PersonKind.INDIVIDUAL) -> int:
-    return governance.add_person(db, name=name, kind=kind, actor="secretariat").id
-
-
-def appoint(db: Database, person_id: int, office: Office, starts_on: date = START) -> governance.Holding:
-    return governance.appoint(
-        db,
-        person_id=person_id,
-        office=office,
-        starts_on=starts_on,
-        actor="secretariat",
-        member_confirmation=True,
-        independent=office is Office.CHAIR,
-    )
-
-
-def constitute(db: Database) -> dict[str, int]:
-    """Appoint all ten SMKI PMA Members (L1.3) from START; return their person ids by name."""
-    ids = {}
-    for name, office in ROSTER:
-        ids[name] = person(db, name)
-        appoint(db, ids[name], office)
-    return ids
-
-
-def meeting_with(db: Database, ids: dict[str, int], names: list[str], day: date = MEETING_DAY) -> str:
-    ref = governance.open_meeting(db, held_on=day, actor="secretariat").reference
-    for name in names:
-        governance.attend(db, meeting=ref, person_id=ids[name], capacity=Capacity.MEMBER, actor="secretariat")
-    return ref
 
 
 def cps(db: Database, version: str = "1", proposed_on: date = MEETING_DAY) -> str:
